@@ -1,0 +1,283 @@
+"""The Upsampling module: latent pyramid -> dense tensor (SPEC S6, S8).
+
+Examples
+--------
+>>> up = Upsampling(ups_k_size=8, ups_preconcat_k_size=7,
+...                 n_ups_kernel=2, n_ups_preconcat_kernel=2)
+>>> latents = [np.zeros((1, 1, 8, 8)), np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 2, 2))]
+>>> up(latents).shape   # (B, C_0 + C_1 + C_2, H_0, W_0)
+(1, 3, 8, 8)
+>>> list(up.get_param())[:2]
+['conv_transpose2ds.0.bias', 'conv_transpose2ds.0.parametrizations.weight.original']
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_count, check_latents
+from .kernels import check_preconcat_kernel_size, check_ups_kernel_size
+from .layers import (
+    Module,
+    UpsamplingSeparableSymmetricConv2d,
+    UpsamplingSeparableSymmetricConvTranspose2d,
+    check_param,
+)
+
+__all__ = ["Transition", "Upsampling", "UpsamplingTrace"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one step of the S6 loop computed, for debugging and teaching.
+
+    Attributes
+    ----------
+    index : int
+        Transition number ``idx``; 0 is the coarsest (``y_{L-1}`` up to ``y_{L-2}``).
+    level : int
+        The level ``L - 2 - idx`` that this transition upsamples into.
+    ups_filter, preconcat_filter : int
+        Which filters were used: ``idx % n_ups_kernel`` and
+        ``idx % n_ups_preconcat_kernel`` (S6.2, S6.3).
+    upsampled : ndarray, shape (B, C_u, H_level, W_level)
+        The upsampled coarser tensor after cropping to the level's size.
+    prefiltered : ndarray, shape (B, C_level, H_level, W_level)
+        The level after the residual pre-concatenation filter.
+    output : ndarray, shape (B, C_level + C_u, H_level, W_level)
+        ``concatenate([prefiltered, upsampled])`` (S6.1).
+    """
+
+    index: int
+    level: int
+    ups_filter: int
+    preconcat_filter: int
+    upsampled: np.ndarray
+    prefiltered: np.ndarray
+    output: np.ndarray
+
+
+@dataclass(frozen=True)
+class UpsamplingTrace:
+    """A forward pass with its intermediates: ``output`` and one :class:`Transition` per step."""
+
+    output: np.ndarray
+    transitions: list
+
+
+class Upsampling(Module):
+    """Cool-chic's Upsampling: from a latent pyramid to one dense tensor (S6).
+
+    Parameters
+    ----------
+    ups_k_size : int
+        Size of the upsampling (transposed convolution) kernels; even, ``>= 4``.
+    ups_preconcat_k_size : int
+        Size of the pre-concatenation kernels; odd, ``>= 1``.
+    n_ups_kernel : int
+        Number of upsampling filters, ``>= 0``. Transition ``idx`` (0 is the
+        coarsest) uses filter ``idx % n_ups_kernel`` (S6.2, S6.3).
+    n_ups_preconcat_kernel : int
+        Number of pre-concatenation filters, ``>= 0``, shared the same way.
+
+    Notes
+    -----
+    With latents ``y_0 .. y_{L-1}`` (``y_0`` finest, shape ``(B, C_i, H_i, W_i)``)::
+
+        u = y_{L-1}
+        for idx, t in enumerate([y_{L-2}, ..., y_0]):
+            if t has 0 channels: stop                      # S6.4
+            x = ups_filter[idx % n_ups_kernel](u)[:, :, :H_t, :W_t]
+            h = preconcat_filter[idx % n_ups_preconcat_kernel](t)
+            u = concatenate([h, x], axis=1)                # S6.1
+        return u
+
+    so the output channels are ordered ``y_0, y_1, ..., y_{L-1}``. Biases are
+    stored but never applied (S8). ``training = True`` (see :meth:`train`)
+    evaluates with dense 2-D kernels, otherwise with separable passes (S7).
+    The computation dtype is that of the latents: float32 stays float32,
+    float64 stays float64, integers become float64 (S9).
+
+    Examples
+    --------
+    >>> up = Upsampling(4, 1, 1, 1)
+    >>> y0 = np.array([[[[1.0, 1.0]]]])          # (1, 1, 1, 2)
+    >>> y1 = np.array([[[[5.0]]]])               # (1, 1, 1, 1)
+    >>> up([y0, y1])                             # (1, 2, 1, 2)
+    array([[[[2., 2.]],
+    <BLANKLINE>
+            [[5., 5.]]]])
+    """
+
+    def __init__(self, ups_k_size, ups_preconcat_k_size, n_ups_kernel, n_ups_preconcat_kernel):
+        self.ups_k_size = check_ups_kernel_size(ups_k_size, "ups_k_size")
+        self.ups_preconcat_k_size = check_preconcat_kernel_size(
+            ups_preconcat_k_size, "ups_preconcat_k_size"
+        )
+        n_ups_kernel = check_count(n_ups_kernel, "n_ups_kernel")
+        n_ups_preconcat_kernel = check_count(n_ups_preconcat_kernel, "n_ups_preconcat_kernel")
+        self.conv_transpose2ds = [
+            UpsamplingSeparableSymmetricConvTranspose2d(self.ups_k_size)
+            for _ in range(n_ups_kernel)
+        ]
+        self.conv2ds = [
+            UpsamplingSeparableSymmetricConv2d(self.ups_preconcat_k_size)
+            for _ in range(n_ups_preconcat_kernel)
+        ]
+
+    @property
+    def n_ups_kernel(self):
+        return len(self.conv_transpose2ds)
+
+    @property
+    def n_ups_preconcat_kernel(self):
+        return len(self.conv2ds)
+
+    def _children(self):
+        return self.conv_transpose2ds + self.conv2ds
+
+    def __repr__(self):
+        return (
+            f"Upsampling(ups_k_size={self.ups_k_size}, "
+            f"ups_preconcat_k_size={self.ups_preconcat_k_size}, "
+            f"n_ups_kernel={self.n_ups_kernel}, "
+            f"n_ups_preconcat_kernel={self.n_ups_preconcat_kernel})"
+        )
+
+    # -- forward ---------------------------------------------------------------
+
+    def _check(self, latents):
+        """Validate ``latents`` and return them with the number of transitions to run."""
+        levels = check_latents(latents)
+        n_transitions = 0
+        for t in reversed(levels[:-1]):
+            if t.shape[1] == 0:
+                break  # S6.4: the loop stops at the first level without channels
+            n_transitions += 1
+        for count, name, kind in [
+            (self.n_ups_kernel, "n_ups_kernel", "upsampling"),
+            (self.n_ups_preconcat_kernel, "n_ups_preconcat_kernel", "pre-concatenation"),
+        ]:
+            if n_transitions > 0 and count == 0:
+                raise ValueError(
+                    f"{name} must be >= 1 for these latents, which need a {kind} "
+                    f"filter for {n_transitions} transition(s); got {name} = 0"
+                )
+        return levels, n_transitions
+
+    def _transitions(self, levels, n_transitions):
+        """Run the S6 loop, yielding one :class:`Transition` per step."""
+        u = levels[-1]
+        for idx in range(n_transitions):
+            level = len(levels) - 2 - idx
+            t = levels[level]
+            H_t, W_t = t.shape[2:]
+            ups_filter = idx % self.n_ups_kernel
+            preconcat_filter = idx % self.n_ups_preconcat_kernel
+            x = self.conv_transpose2ds[ups_filter](u)[:, :, :H_t, :W_t]
+            h = self.conv2ds[preconcat_filter](t)
+            u = np.concatenate([h, x], axis=1)
+            yield Transition(idx, level, ups_filter, preconcat_filter, x, h, u)
+
+    def forward(self, latents):
+        """Upsample a latent pyramid into one dense tensor.
+
+        Parameters
+        ----------
+        latents : list of array_like, shapes (B, C_i, H_i, W_i)
+            Level 0 is the finest; ``2 H_{i+1} >= H_i`` and ``2 W_{i+1} >= W_i``.
+
+        Returns
+        -------
+        ndarray, shape (B, C_0 + ... + C_{L-1}, H_0, W_0)
+            Or coarser and with fewer channels when a level has no channels (S6.4).
+        """
+        levels, n_transitions = self._check(latents)
+        u = levels[-1]
+        for step in self._transitions(levels, n_transitions):
+            u = step.output
+        return u.copy() if u is levels[-1] else u  # never return the caller's array
+
+    def trace(self, latents):
+        """Like :meth:`forward`, but also return every transition's intermediates.
+
+        Examples
+        --------
+        >>> up = Upsampling(4, 3, 1, 1)
+        >>> steps = up.trace([np.ones((1, 1, 4, 4)), np.ones((1, 2, 2, 2))]).transitions
+        >>> [(s.level, s.upsampled.shape, s.prefiltered.shape) for s in steps]
+        [(0, (1, 2, 4, 4), (1, 1, 4, 4))]
+        """
+        levels, n_transitions = self._check(latents)
+        transitions = list(self._transitions(levels, n_transitions))
+        output = transitions[-1].output if transitions else levels[-1].copy()
+        return UpsamplingTrace(output, transitions)
+
+    # -- parameters ------------------------------------------------------------
+
+    def _param_slots(self):
+        """``(name, layer, attribute)`` for every parameter, in ``get_param()`` order."""
+        for prefix, layers in [("conv_transpose2ds", self.conv_transpose2ds), ("conv2ds", self.conv2ds)]:
+            for i, layer in enumerate(layers):
+                yield f"{prefix}.{i}.bias", layer, "bias"
+                yield f"{prefix}.{i}.parametrizations.weight.original", layer, "weight"
+
+    def get_param(self):
+        """Copies of all biases and half-kernels, under Cool-chic's names and order (S8).
+
+        Returns
+        -------
+        OrderedDict of str -> ndarray (float64)
+        """
+        return OrderedDict(
+            (name, getattr(layer, attribute).copy())
+            for name, layer, attribute in self._param_slots()
+        )
+
+    def set_param(self, params):
+        """Load parameters named as in :meth:`get_param` (S8).
+
+        All names and shapes are checked before anything is written. Values may
+        be NumPy arrays, nested lists or PyTorch tensors (as Cool-chic's
+        ``get_param()`` returns them).
+
+        Raises
+        ------
+        ValueError
+            Listing every missing, unexpected and mis-shaped entry.
+        """
+        if not hasattr(params, "keys") or not hasattr(params, "__getitem__"):
+            raise TypeError(
+                f"params must be a mapping of parameter names to arrays; got {type(params).__name__}"
+            )
+        shapes = OrderedDict(
+            (name, getattr(layer, attribute).shape) for name, layer, attribute in self._param_slots()
+        )
+        missing = [name for name in shapes if name not in params]
+        unexpected = [name for name in params if name not in shapes]
+        checked, invalid = {}, []
+        for name, shape in shapes.items():
+            if name in params:
+                try:
+                    checked[name] = check_param(params[name], shape, name)
+                except (TypeError, ValueError) as error:
+                    invalid.append(str(error))
+        if missing or unexpected or invalid:
+            problems = []
+            if missing:
+                problems.append(f"missing {missing}")
+            if unexpected:
+                problems.append(f"unexpected {unexpected}")
+            if invalid:
+                problems.append("invalid: " + "; ".join(invalid))
+            raise ValueError(
+                f"params must match this {self!r} exactly; got " + "; ".join(problems)
+            )
+        for name, layer, attribute in self._param_slots():
+            setattr(layer, attribute, checked[name])
+
+    def reinitialize_parameters(self):
+        """Reset every filter to its initial half-kernel and a zero bias (S3)."""
+        for layer in self._children():
+            layer.initialize_parameters()

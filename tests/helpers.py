@@ -1,0 +1,19 @@
+"""Small helpers shared by the tests (no hypothesis strategies here: see refups.testing)."""
+
+import numpy as np
+
+from refups.kernels import symmetric_kernel
+
+
+def kernel_from(half, k):
+    return symmetric_kernel(np.asarray(half, dtype=np.float64), k)
+
+
+def rounding_atol(x, kernel, dtype=np.float64, passes=2):
+    """Absolute tolerance for rounding in ``dtype``: 64 ulps of the largest possible sum.
+
+    ``max|x| * (sum|w|)^passes`` bounds every partial sum of a filter pass, so
+    rounding errors stay below a small multiple of ``eps`` times it.
+    """
+    bound = float(np.max(np.abs(x), initial=1.0)) * float(np.sum(np.abs(kernel))) ** passes
+    return 64 * np.finfo(dtype).eps * max(bound, 1.0)
