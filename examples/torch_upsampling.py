@@ -1,0 +1,110 @@
+"""An independent PyTorch implementation of the Upsampling, checked with refups.
+
+The module below is written from SPEC.md alone (it imports nothing from
+refups): replicate padding, stride-2 transposed convolution with ``w (x) w``,
+crop ``3k/2 - 1``, residual zero-padded pre-filter, concatenation finer level
+first, zero-channel stop. The script runs it over a golden suite and hands
+its outputs to ``refups verify``::
+
+    refups golden --out golden
+    python examples/torch_upsampling.py golden torch-out --dtype float32
+
+Exit status: that of ``refups verify`` (0 when every case passes).
+"""
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def symmetric_kernel(half, k):
+    """S1: ``w = concat(h, reverse(h)[k % 2:])``."""
+    return torch.cat([half, half.flip(0)[k % 2:]])
+
+
+def upsample(x, kernel):
+    """S4 on ``(N, 1, H, W)``: replicate pad P, conv_transpose2d stride 2, crop C."""
+    k = kernel.numel()
+    P, C = k // 2, 3 * k // 2 - 1
+    xp = F.pad(x, (P, P, P, P), mode="replicate")
+    y = F.conv_transpose2d(xp, torch.outer(kernel, kernel)[None, None], stride=2)
+    return y[:, :, C:-C, C:-C]
+
+
+def preconcat(x, kernel):
+    """S5 on ``(N, 1, H, W)``: ``x + conv2d(x, w (x) w)`` with zero padding k // 2."""
+    k = kernel.numel()
+    return x + F.conv2d(x, torch.outer(kernel, kernel)[None, None], padding=k // 2)
+
+
+def per_channel(f, x, kernel):
+    """Apply a single-channel filter to every channel (S6.6)."""
+    B, C, H, W = x.shape
+    y = f(x.reshape(B * C, 1, H, W), kernel)
+    return y.reshape(B, C, *y.shape[2:])
+
+
+class TorchUpsampling(torch.nn.Module):
+    """S6 with half-kernels ``params`` under Cool-chic's names (biases unused, S8)."""
+
+    def __init__(self, params, ups_k_size, ups_preconcat_k_size):
+        super().__init__()
+        self.ups = [symmetric_kernel(params[f"conv_transpose2ds.{i}.parametrizations.weight.original"], ups_k_size)
+                    for i in range(sum(n.endswith(".bias") and n.startswith("conv_transpose2ds") for n in params))]
+        self.pre = [symmetric_kernel(params[f"conv2ds.{i}.parametrizations.weight.original"], ups_preconcat_k_size)
+                    for i in range(sum(n.endswith(".bias") and n.startswith("conv2ds") for n in params))]
+
+    def forward(self, latents, stages=None):
+        u = latents[-1]
+        for idx, t in enumerate(reversed(latents[:-1])):
+            if t.shape[1] == 0:
+                break  # S6.4
+            x = per_channel(upsample, u, self.ups[idx % len(self.ups)])[:, :, : t.shape[2], : t.shape[3]]
+            h = per_channel(preconcat, t, self.pre[idx % len(self.pre)])
+            if stages is not None:
+                stages[f"transition_{idx}.upsampled"] = x
+                stages[f"transition_{idx}.prefiltered"] = h
+            u = torch.cat([h, x], dim=1)  # S6.1
+        return u
+
+
+def load_params(path, dtype):
+    """params.json of a golden case: the hex patterns are exact."""
+    entries = json.loads(path.read_text())["params"]
+    return {name: torch.tensor([float.fromhex(v) for v in e["hex"]], dtype=dtype).reshape(e["shape"])
+            for name, e in entries.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("golden", type=pathlib.Path)
+    parser.add_argument("out", type=pathlib.Path)
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    args = parser.parse_args(argv)
+    dtype = getattr(torch, args.dtype)
+    manifest = json.loads((args.golden / "manifest.json").read_text())
+    with torch.no_grad():
+        for case in manifest["cases"]:
+            folder, config = args.golden / case["id"], case["config"]
+            module = TorchUpsampling(load_params(folder / "params.json", dtype),
+                                     config["ups_k_size"], config["ups_preconcat_k_size"])
+            latents = [torch.from_numpy(np.load(folder / f"latent_{i}.npy")).to(dtype)
+                       for i in range(config["n_levels"])]
+            stages = {}
+            stages["output"] = module(latents, stages)
+            (args.out / case["id"]).mkdir(parents=True, exist_ok=True)
+            for stem, value in stages.items():
+                np.save(args.out / case["id"] / f"{stem}.npy", value.numpy())
+    command = [sys.executable, "-m", "refups", "verify", str(args.out), "--golden", str(args.golden),
+               "--dtype", args.dtype]
+    return subprocess.call(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""The refups command: golden, verify, run; exit statuses and one-line errors."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from refups import Upsampling
+from refups.cli import main
+from refups.golden import CASES, write_suite
+from refups.io import params_to_json
+
+FEW = CASES[:4]
+
+
+@pytest.fixture()
+def suite(tmp_path):
+    return write_suite(tmp_path / "golden", cases=FEW)
+
+
+def perfect_candidate(suite, out):
+    for case in FEW:
+        (out / case.id).mkdir(parents=True)
+        for path in (suite / case.id).glob("*.npy"):
+            if path.name.startswith(("transition_", "output")):
+                (out / case.id / path.name).write_bytes(path.read_bytes())
+    return out
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, pattern):
+    assert status == 2
+    assert err.count("\n") == 1, err
+    assert pytest.importorskip("re").search(pattern, err), err
+
+
+def test_golden_writes_and_refuses_to_overwrite(tmp_path, capsys):
+    status, out, _ = run(capsys, "golden", "--out", tmp_path / "g")
+    assert status == 0 and out == f"wrote {len(CASES)} cases to {tmp_path / 'g'}\n"
+    assert (tmp_path / "g" / "manifest.json").is_file()
+    status, _, err = run(capsys, "golden", "--out", tmp_path / "g")
+    assert_one_line_error(status, err, r"^refups golden: error: .*g: is not empty; pass --force to replace it$")
+    assert run(capsys, "golden", "--out", tmp_path / "g", "--force")[0] == 0
+
+
+def test_verify_pass_fail_and_json(suite, tmp_path, capsys):
+    candidate = perfect_candidate(suite, tmp_path / "cand")
+    status, out, _ = run(capsys, "verify", candidate, "--golden", suite, "--json", tmp_path / "r.json")
+    assert status == 0 and out.rstrip().endswith("verify: 4 passed, 0 failed")
+    assert json.loads((tmp_path / "r.json").read_text())["passed"] is True
+    path = candidate / "initial_ups4_pre1" / "output.npy"
+    array = np.load(path)
+    array.flat[np.argmax(np.abs(array))] *= 1 + 1e-9
+    np.save(path, array)
+    status, out, _ = run(capsys, "verify", candidate, "--golden", suite, "--json", tmp_path / "r.json")
+    assert status == 1
+    row = next(line for line in out.splitlines() if line.startswith("initial_ups4_pre1"))
+    assert "output" in row and "FAIL" in row
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [r["id"] for r in report["cases"] if r["status"] == "FAIL"] == ["initial_ups4_pre1"]
+
+
+def test_verify_missing_output_is_a_failure_not_an_error(suite, tmp_path, capsys):
+    candidate = perfect_candidate(suite, tmp_path / "cand")
+    (candidate / FEW[0].id / "output.npy").unlink()
+    status, out, _ = run(capsys, "verify", candidate, "--golden", suite)
+    assert status == 1 and "missing" in out
+
+
+@pytest.mark.parametrize("breakage, pattern", [
+    ("corrupt", r"output\.npy: is not a valid \.npy file"),
+    ("pickled", r"output\.npy: holds pickled objects, which refups never loads$"),
+    ("complex", r"output\.npy: must hold real numbers; got dtype complex128$"),
+    ("integer", r"output\.npy: must hold float32 or float64; got dtype int64$"),
+    ("checksum", r"latent_0\.npy: checksum mismatch with manifest\.json$"),
+    ("manifest", r"manifest\.json: is not valid JSON"),
+    ("no-candidate", r"nowhere: no such folder$"),
+    ("dtype", r"\.npy: has dtype float64; --dtype says float32$"),
+])
+def test_verify_bad_inputs_exit_2_with_one_line(suite, tmp_path, capsys, breakage, pattern):
+    candidate = perfect_candidate(suite, tmp_path / "cand")
+    output = candidate / FEW[0].id / "output.npy"
+    extra = []
+    if breakage == "corrupt":
+        output.write_bytes(output.read_bytes()[:90])
+    elif breakage == "pickled":
+        np.save(output, np.array([None], dtype=object), allow_pickle=True)
+    elif breakage == "complex":
+        np.save(output, np.zeros((1, 1), complex))
+    elif breakage == "integer":
+        np.save(output, np.zeros((1, 1), np.int64))
+    elif breakage == "checksum":
+        latent = suite / FEW[0].id / "latent_0.npy"
+        array = np.load(latent)
+        array.flat[0] += 1
+        np.save(latent, array)
+    elif breakage == "manifest":
+        (suite / "manifest.json").write_text("{")
+    elif breakage == "no-candidate":
+        candidate = tmp_path / "nowhere"
+    elif breakage == "dtype":
+        extra = ["--dtype", "float32"]
+    status, _, err = run(capsys, "verify", candidate, "--golden", suite, *extra)
+    assert_one_line_error(status, err, r"^refups verify: error: .*" + pattern)
+
+
+def test_verify_without_golden_uses_the_committed_suite(tmp_path, capsys):
+    from refups.golden import default_suite_path
+    committed = pathlib.Path(__file__).resolve().parents[1] / "data" / "golden"
+    if default_suite_path() is None:
+        pytest.skip("refups is imported from an installed copy, away from data/golden")
+    assert default_suite_path() == committed
+    status, out, _ = run(capsys, "verify", tmp_path)
+    assert out.splitlines()[0] == f"golden: {committed}"
+    assert status == 1 and f"0 passed, {len(CASES)} failed" in out
+
+
+def test_verify_regenerates_when_no_suite_is_committed(tmp_path, capsys, monkeypatch):
+    from refups import golden
+    monkeypatch.setattr(golden, "default_suite_path", lambda: None)
+    status, out, _ = run(capsys, "verify", tmp_path)
+    assert out.splitlines()[0] == "golden: generated in memory" and status == 1
+
+
+@pytest.fixture()
+def user_data(tmp_path):
+    up = Upsampling(6, 5, 2, 1)
+    rng = np.random.default_rng(7)
+    params = up.get_param()
+    params = {name: rng.uniform(-1, 1, value.shape) for name, value in params.items()}
+    up.set_param(params)
+    latents = [rng.normal(size=(1, 1, 9, 7)), rng.normal(size=(1, 2, 5, 4)), rng.normal(size=(1, 1, 3, 2))]
+    paths = []
+    for i, y in enumerate(latents):
+        paths.append(tmp_path / f"y{i}.npy")
+        np.save(paths[-1], y)
+    (tmp_path / "p.json").write_text(json.dumps(params_to_json(params)))
+    np.savez(tmp_path / "p.npz", **params)
+    return up, latents, paths, tmp_path
+
+
+@pytest.mark.parametrize("params_file", ["p.json", "p.npz"])
+def test_run_infers_the_configuration(user_data, capsys, params_file):
+    up, latents, paths, tmp_path = user_data
+    status, out, _ = run(capsys, "run", "--params", tmp_path / params_file, "--latents", *paths,
+                         "--out", tmp_path / "o.npy")
+    assert status == 0 and "Upsampling(ups_k_size=6, ups_preconcat_k_size=5, n_ups_kernel=2" in out
+    assert_array_equal(np.load(tmp_path / "o.npy"), up(latents))
+
+
+def test_run_float32_and_dense(user_data, capsys):
+    up, latents, paths, tmp_path = user_data
+    status, _, _ = run(capsys, "run", "--params", tmp_path / "p.json", "--latents", *paths,
+                       "--out", tmp_path / "o.npy", "--dtype", "float32", "--dense")
+    out = np.load(tmp_path / "o.npy")
+    assert status == 0 and out.dtype == np.float32
+    assert_array_equal(out, up.train()([y.astype(np.float32) for y in latents]))
+
+
+def test_run_reads_a_torch_state_dict(user_data, capsys):
+    torch = pytest.importorskip("torch")
+    up, latents, paths, tmp_path = user_data
+    torch.save({name: torch.from_numpy(v) for name, v in up.get_param().items()}, tmp_path / "p.pt")
+    status, _, _ = run(capsys, "run", "--params", tmp_path / "p.pt", "--latents", *paths,
+                       "--out", tmp_path / "o.npy")
+    assert status == 0
+    assert_array_equal(np.load(tmp_path / "o.npy"), up(latents))
+
+
+@pytest.mark.parametrize("change, pattern", [
+    ("missing-latent", r"y9\.npy: no such file$"),
+    ("bad-json", r"p\.json: is not valid JSON"),
+    ("bad-suffix", r"p\.txt: must end in \.json, \.npz or \.pt; got '\.txt'$"),
+    ("wrong-shape", r"latents\[1\] must be at least half the size of latents\[0\]"),
+    ("unknown-param", r"params must match this Upsampling.*unexpected \['conv2ds\.0\.scale'\]"),
+    ("explicit-size", r"conv_transpose2ds\.0\.parametrizations\.weight\.original must have shape \(4,\); got shape \(3,\)"),
+    ("pickled-npz", r"p\.npz: holds pickled objects"),
+])
+def test_run_bad_inputs_exit_2_with_one_line(user_data, capsys, change, pattern):
+    up, latents, paths, tmp_path = user_data
+    params, extra, out = tmp_path / "p.json", [], tmp_path / "o.npy"
+    if change == "missing-latent":
+        paths = paths + [tmp_path / "y9.npy"]
+    elif change == "bad-json":
+        params.write_text("[1,")
+    elif change == "bad-suffix":
+        params = tmp_path / "p.txt"
+        params.write_text("{}")
+    elif change == "wrong-shape":
+        np.save(paths[1], np.zeros((1, 1, 2, 2)))
+    elif change == "unknown-param":
+        data = json.loads(params.read_text())
+        data["params"]["conv2ds.0.scale"] = {"shape": [1], "values": [1.0]}
+        params.write_text(json.dumps(data))
+    elif change == "explicit-size":
+        extra = ["--ups-k-size", "8"]
+    elif change == "pickled-npz":
+        params = tmp_path / "p.npz"
+        np.savez(params, a=np.array([None], dtype=object))
+    status, _, err = run(capsys, "run", "--params", params, "--latents", *paths, "--out", out, *extra)
+    assert_one_line_error(status, err, r"^refups run: error: .*" + pattern)
+    assert not out.exists()  # nothing written
+
+
+@pytest.mark.parametrize("command", ["golden", "verify", "run"])
+def test_help_has_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and f"refups {command}" in out
+
+
+def test_python_dash_m_refups():
+    result = subprocess.run([sys.executable, "-m", "refups", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("refups ")

@@ -1,0 +1,227 @@
+"""The golden suite: provenance, format, agreement with a fresh generation,
+and verification (SPEC S1-S9 as observed in outputs)."""
+
+import json
+import pathlib
+import re
+import shutil
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from refups import golden
+from refups.golden import CASES, OBSERVABLE_CLAUSES, generate_suite, load_suite, ulp_distance, verify, write_suite
+from refups.io import FileError, load_npy
+
+COMMITTED = pathlib.Path(__file__).resolve().parents[1] / "data" / "golden"
+SPEC_CLAUSES = {"S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10"} | {f"S6.{i}" for i in range(1, 8)}
+
+
+@pytest.fixture(scope="module")
+def committed():
+    return load_suite(COMMITTED)
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    return generate_suite()
+
+
+def test_committed_suite_equals_a_fresh_generation(committed, fresh):
+    (manifest, data), (fresh_manifest, fresh_data) = committed, fresh
+    assert [c["id"] for c in manifest["cases"]] == [c["id"] for c in fresh_manifest["cases"]]
+    for entry, fresh_entry in zip(manifest["cases"], fresh_manifest["cases"]):
+        for key in ("description", "clauses", "config", "exact", "stages", "tolerance"):
+            assert entry[key] == fresh_entry[key], (entry["id"], key)
+        assert list(data[entry["id"]]) == list(fresh_data[entry["id"]])
+        for stem, array in data[entry["id"]].items():
+            expected = fresh_data[entry["id"]][stem]
+            if entry["exact"] or stem.startswith(("latent_", "param.")):
+                assert_array_equal(array, expected, err_msg=f"{entry['id']}/{stem}")
+            else:
+                assert_allclose(array, expected, rtol=1e-15, atol=0, err_msg=f"{entry['id']}/{stem}")
+
+
+def test_manifest_matches_its_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    manifest = json.loads((COMMITTED / "manifest.json").read_text())
+    schema = json.loads((COMMITTED / "manifest.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(manifest, schema)
+    assert schema == golden.schema()
+    broken = dict(manifest, format_version=2)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def test_suite_covers_every_observable_clause():
+    assert len(CASES) >= 25
+    assert len({case.id for case in CASES}) == len(CASES)
+    covered = {clause for case in CASES for clause in case.clauses}
+    assert covered <= SPEC_CLAUSES
+    assert set(OBSERVABLE_CLAUSES) <= covered
+    # Every initial kernel size asked for: upsampling 4..12, pre-concatenation 1..9.
+    initial = [case.config for case in CASES if case.params == "initial"]
+    assert {4, 6, 8, 10, 12} <= {config[0] for config in initial}
+    assert {1, 3, 5, 7, 9} <= {config[1] for config in initial}
+
+
+def test_npy_files_are_canonical():
+    for path in sorted(COMMITTED.rglob("*.npy")):
+        header = path.read_bytes()[:128]
+        assert header[:8] == b"\x93NUMPY\x01\x00", path  # format 1.0
+        assert b"'descr': '<f8'" in header and b"'fortran_order': False" in header, path
+
+
+def test_params_json_round_trips_exactly(committed):
+    _, data = committed
+    for case in CASES:
+        entries = json.loads((COMMITTED / case.id / "params.json").read_text())["params"]
+        for name, entry in entries.items():
+            array = data[case.id][f"param.{name}"]
+            assert [float.fromhex(h) for h in entry["hex"]] == array.tolist()
+            assert entry["values"] == array.tolist()  # shortest decimals round-trip
+
+
+def test_known_answers_anchor_the_suite(committed):
+    _, data = committed
+    out = data["s4_worked_example"]["output"]  # (1, 2, 2, 6): zeros, then the S4 example twice
+    assert_array_equal(out[0, 1], [[1, 1.25, 1.75, 2.5, 3.5, 4]] * 2)
+    assert_array_equal(out[0, 0], np.zeros((2, 6)))
+    gain = data["bicubic_constant_gain"]["output"][0, 1]
+    assert_allclose(gain, 1.00000020000001, rtol=1e-15)
+    one = data["one_level"]
+    assert_array_equal(one["output"], one["latent_0"])
+
+
+def test_write_is_deterministic_and_refuses_to_overwrite(tmp_path):
+    cases = CASES[:3]
+    write_suite(tmp_path / "a", cases=cases)
+    write_suite(tmp_path / "b", cases=cases)
+    a = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    b = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert a == b
+    with pytest.raises(FileError, match=r"a: is not empty; pass --force to replace it$"):
+        write_suite(tmp_path / "a", cases=cases)
+    (tmp_path / "a" / "stray").write_text("x")
+    write_suite(tmp_path / "a", cases=cases, force=True)
+    assert not (tmp_path / "a" / "stray").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no temporary left
+
+
+def test_a_crash_leaves_nothing_half_written(tmp_path, monkeypatch):
+    real = golden.build_case
+
+    def crash_on_third(case):
+        if case is CASES[2]:
+            raise RuntimeError("simulated crash")
+        return real(case)
+
+    monkeypatch.setattr(golden, "build_case", crash_on_third)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        write_suite(tmp_path / "suite", cases=CASES[:4])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture()
+def suite_copy(tmp_path):
+    target = tmp_path / "golden"
+    write_suite(target, cases=CASES[:6])
+    return target
+
+
+def candidate_from(suite, tmp_path, dtype=np.float64):
+    """A candidate that copies the expected files (a perfect implementation)."""
+    out = tmp_path / "candidate"
+    for case_dir in suite.iterdir():
+        if case_dir.is_dir():
+            (out / case_dir.name).mkdir(parents=True)
+            for path in case_dir.glob("*.npy"):
+                if path.name.startswith(("transition_", "output")):
+                    np.save(out / case_dir.name / path.name, np.load(path).astype(dtype))
+    return out
+
+
+def test_verify_passes_on_the_suite_itself(suite_copy, tmp_path):
+    report = verify(candidate_from(suite_copy, tmp_path), golden=suite_copy)
+    assert report["passed"] and all(row["status"] == "PASS" for row in report["cases"])
+    assert all(row["max_abs"] == 0 and row["max_ulp"] == 0 for row in report["cases"])
+
+
+def test_verify_catches_a_1e9_relative_perturbation(suite_copy, tmp_path):
+    candidate = candidate_from(suite_copy, tmp_path)
+    path = candidate / "initial_ups6_pre3" / "transition_1.upsampled.npy"
+    array = np.load(path)
+    index = np.unravel_index(np.argmax(np.abs(array)), array.shape)
+    array[index] *= 1 + 1e-9
+    np.save(path, array)
+    report = verify(candidate, golden=suite_copy)
+    failed = [row for row in report["cases"] if row["status"] == "FAIL"]
+    assert [row["id"] for row in failed] == ["initial_ups6_pre3"]
+    assert failed[0]["first_stage"] == "transition_1.upsampled"
+    assert failed[0]["max_ulp"] > 0 and not report["passed"]
+
+
+def test_verify_reports_missing_and_misshaped_outputs(suite_copy, tmp_path):
+    candidate = candidate_from(suite_copy, tmp_path)
+    (candidate / "initial_ups4_pre1" / "output.npy").unlink()
+    np.save(candidate / "initial_ups6_pre3" / "output.npy", np.zeros((1, 1, 2, 2)))
+    rows = {row["id"]: row for row in verify(candidate, golden=suite_copy)["cases"]}
+    assert rows["initial_ups4_pre1"]["status"] == "FAIL"
+    assert re.search(r"missing .*initial_ups4_pre1.*output\.npy", rows["initial_ups4_pre1"]["reason"])
+    assert rows["initial_ups6_pre3"]["reason"] == "output: shape (1, 1, 2, 2), expected (1, 3, 12, 10)"
+
+
+def test_verify_float32_candidate_uses_float32_tolerances(suite_copy, tmp_path):
+    report = verify(candidate_from(suite_copy, tmp_path, np.float32), golden=suite_copy, dtype="float32")
+    assert report["passed"]
+    with pytest.raises(FileError, match=r"\.npy: has dtype float32; --dtype says float64$"):
+        verify(candidate_from(suite_copy, tmp_path / "x", np.float32), golden=suite_copy, dtype="float64")
+
+
+def test_load_suite_detects_tampering(suite_copy):
+    path = suite_copy / "initial_ups4_pre1" / "output.npy"
+    array = np.load(path)
+    array.flat[0] += 1
+    np.save(path, array)
+    with pytest.raises(FileError, match=r"output\.npy: checksum mismatch with manifest\.json$"):
+        load_suite(suite_copy)
+
+
+def test_load_suite_rejects_bad_manifests(suite_copy):
+    manifest = suite_copy / "manifest.json"
+    manifest.write_text("{not json")
+    with pytest.raises(FileError, match=r"manifest\.json: is not valid JSON"):
+        load_suite(suite_copy)
+    manifest.write_text('{"format_version": 1}')
+    with pytest.raises(FileError, match=r"manifest\.json: is not a refups golden manifest"):
+        load_suite(suite_copy)
+    manifest.unlink()
+    with pytest.raises(FileError, match=r"manifest\.json: no such file$"):
+        load_suite(suite_copy)
+
+
+def test_ulp_distance_counts_representable_values():
+    one = np.float32(1.0)
+    assert ulp_distance(np.array([one]), np.array([1.0])) == 0
+    assert ulp_distance(np.array([np.nextafter(one, np.float32(2))]), np.array([1.0])) == 1
+    # Across zero: -tiny to +tiny is two steps of the smallest subnormal.
+    tiny = np.float32(np.finfo(np.float32).smallest_subnormal)
+    assert ulp_distance(np.array([tiny]), np.array([-float(tiny)])) == 2
+    assert ulp_distance(np.array([3.0]), np.array([np.nextafter(np.nextafter(3.0, 4), 4)])) == 2
+    assert ulp_distance(np.array([np.nan]), np.array([np.nan])) == 0
+    big = np.finfo(np.float64).max  # opposite extremes: no overflow
+    assert ulp_distance(np.array([big]), np.array([-big])) == 2 * int(np.float64(big).view(np.int64))
+
+
+def test_load_npy_rejects_pickles_and_non_numbers(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(FileError, match=r"obj\.npy: holds pickled objects, which refups never loads$"):
+        load_npy(tmp_path / "obj.npy")
+    np.save(tmp_path / "c.npy", np.zeros(2, complex))
+    with pytest.raises(FileError, match=r"c\.npy: must hold real numbers; got dtype complex128$"):
+        load_npy(tmp_path / "c.npy")
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    with pytest.raises(FileError, match=r"junk\.npy: is not a valid \.npy file"):
+        load_npy(tmp_path / "junk.npy")

@@ -1,0 +1,37 @@
+"""The PyTorch consumer in examples/ passes the golden suite (run when torch is installed)."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_torch_consumer_passes_the_committed_suite(tmp_path, dtype):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "torch_upsampling.py"), str(ROOT / "data" / "golden"),
+         str(tmp_path / "out"), "--dtype", dtype],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FAIL" not in result.stdout
+    assert result.stdout.rstrip().endswith("passed, 0 failed")
+
+
+def test_torch_consumer_is_caught_when_wrong(tmp_path):
+    # The same consumer with zero padding instead of replicate padding must fail.
+    source = (ROOT / "examples" / "torch_upsampling.py").read_text()
+    broken = source.replace('mode="replicate"', 'mode="constant"')
+    assert broken != source
+    script = tmp_path / "broken.py"
+    script.write_text(broken)
+    result = subprocess.run(
+        [sys.executable, str(script), str(ROOT / "data" / "golden"), str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 1 and "FAIL" in result.stdout
