@@ -13,7 +13,11 @@ Two paths compute the same thing (S7):
 * ``*_separable``: two 1-D passes with :func:`scipy.ndimage.convolve1d`,
   width then height (Cool-chic's evaluation mode, refups' default);
 * ``*_dense``: one 2-D pass with the outer-product kernel ``w (x) w`` and
-  :func:`scipy.ndimage.convolve` (Cool-chic's training mode).
+  :func:`scipy.signal.convolve` (``method="direct"``; Cool-chic's training
+  mode). Not :func:`scipy.ndimage.convolve`: its n-D filters skip every
+  weight whose magnitude is at most DBL_EPSILON, and products of small taps
+  fall below that; nor FFT methods, whose errors scale with the largest value
+  rather than with each output's own terms.
 
 How one upsampling pass lines up (``k = 4``, ``P = 2``, ``C = 5``, ``n = 3``)::
 
@@ -30,7 +34,7 @@ ends of ``s`` (no boundary mode is involved).
 """
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from .kernels import kernel_2d
 
@@ -138,6 +142,8 @@ def upsample_separable(x, kernel):
 def upsample_dense(x, kernel):
     """2x upsampling of every channel with the dense 2-D kernel ``w (x) w`` (S4, S7).
 
+    Literally S4: replicate-pad by ``P`` (corners too), zero-stuff both axes,
+    full 2-D convolution, crop ``C = 3k/2 - 1`` from both ends of each axis.
     Same contract as :func:`upsample_separable`.
 
     Examples
@@ -147,14 +153,14 @@ def upsample_dense(x, kernel):
     """
     kernel = np.asarray(kernel, dtype=x.dtype)
     k = len(kernel)
+    C = 3 * k // 2 - 1
     H, W = x.shape[-2:]
     axes = [x.ndim - 2, x.ndim - 1]
-    xp = np.pad(x, _pad_width(x.ndim, axes, k // 2), mode="edge")  # corners too
+    xp = np.pad(x, _pad_width(x.ndim, axes, k // 2), mode="edge")
     s = zero_stuff(xp, axes)
     weights = kernel_2d(kernel).reshape((1,) * (x.ndim - 2) + (k, k))
-    y = ndimage.convolve(s, weights, mode="constant")
-    y = _crop(y, [axes[0]], k - 1, 2 * H)
-    return _crop(y, [axes[1]], k - 1, 2 * W)
+    full = signal.convolve(s, weights, mode="full", method="direct")
+    return full[..., C : C + 2 * H, C : C + 2 * W]
 
 
 def preconcat_separable(x, kernel):
@@ -187,7 +193,9 @@ def preconcat_separable(x, kernel):
 def preconcat_dense(x, kernel):
     """Residual pre-concatenation filter with the dense 2-D kernel (S5, S7).
 
-    Same contract as :func:`preconcat_separable`.
+    ``mode="same"`` keeps the centre of the full convolution, which for an
+    odd ``k`` is zero padding by ``k // 2``. Same contract as
+    :func:`preconcat_separable`.
 
     Examples
     --------
@@ -198,4 +206,4 @@ def preconcat_dense(x, kernel):
     kernel = np.asarray(kernel, dtype=x.dtype)
     k = len(kernel)
     weights = kernel_2d(kernel).reshape((1,) * (x.ndim - 2) + (k, k))
-    return x + ndimage.convolve(x, weights, mode="constant")
+    return x + signal.convolve(x, weights, mode="same", method="direct")

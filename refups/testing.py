@@ -1,9 +1,17 @@
-"""Hypothesis strategies for property tests of Upsampling implementations.
+"""Property-based verification kit for Upsampling implementations.
+
+* Strategies (each public ``*s`` function returns one): kernel sizes,
+  half-kernels, channel stacks, latent pyramids and complete
+  :class:`~refups.Upsampling` modules. Bounds are keyword-only and checked
+  when the strategy is built, as in :mod:`hypothesis.extra.numpy`.
+* :func:`error_bounds` and :func:`assert_upsampling_close`: element-wise
+  rounding-error bounds derived from the dtype and the kernels, and an
+  assertion that reports where two dense tensors differ.
+* :func:`check_implementation`: a ready-made property test that compares a
+  candidate implementation with the reference on drawn cases.
 
 This is the only module of refups that imports hypothesis (install the
-``test`` extra). Every public function returns a strategy; bounds are
-keyword-only and checked when the strategy is built, as in
-:mod:`hypothesis.extra.numpy`.
+``test`` extra); ``import refups`` never needs it.
 
 Examples
 --------
@@ -16,13 +24,18 @@ Examples
 """
 
 import numpy as np
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .kernels import half_kernel_size
 
 __all__ = [
+    "assert_upsampling_close",
     "channel_stacks",
+    "check_implementation",
+    "error_bounds",
+    "reference_implementation",
     "half_kernels",
     "latent_pyramids",
     "preconcat_kernel_sizes",
@@ -178,3 +191,216 @@ def upsamplings(*, min_ups_k_size=4, max_ups_k_size=12, min_preconcat_k_size=1,
         preconcat_kernel_sizes(min_size=min_preconcat_k_size, max_size=max_preconcat_k_size),
         st.integers(min_kernels, max_kernels), dyadic, max_value,
     )
+
+
+
+# -- comparing dense tensors -------------------------------------------------------
+
+def error_bounds(up, latents, dtype):
+    """Element-wise bound on the rounding error of a correct implementation in ``dtype``.
+
+    Derivation. Every output sample is a sum of products of latents and
+    kernel taps, computed through ``T`` transitions. For a sum of ``n``
+    products, ``|fl(sum) - sum| <= gamma_n * sum |a_i| |b_i|`` with
+    ``gamma_n = n u / (1 - n u)`` and ``u = eps(dtype) / 2`` (Higham,
+    *Accuracy and Stability of Numerical Algorithms*, 3.1). The right-hand
+    sum, carried through the whole module, is the module itself run on
+    ``|y_i|`` with ``|h|`` for every half-kernel: that is ``B`` below, one
+    value per output element. ``n`` counts the operations on the longest
+    path: at most ``k_ups^2 + k_pre^2 + 1`` per transition (the dense 2-D
+    kernels, the residual addition), which also covers rounding the float64
+    parameters to ``dtype``. Candidate and reference both round, and each
+    operation may also underflow by at most ``tiny(dtype)``, hence::
+
+        bound = 2 * (gamma_n * B + n * tiny),   n = T * (ups_k_size^2 + ups_preconcat_k_size^2 + 1)
+
+    Returns
+    -------
+    ndarray, the output's shape, float64
+    """
+    from .upsampling import Upsampling
+
+    magnitude = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel,
+                           up.n_ups_preconcat_kernel)
+    magnitude.set_param({name: np.abs(value) for name, value in up.get_param().items()})
+    B = magnitude([np.abs(np.asarray(y, dtype=np.float64)) for y in latents])
+    T = max(len(latents) - 1, 1)
+    n = T * (up.ups_k_size ** 2 + up.ups_preconcat_k_size ** 2 + 1)
+    u = np.finfo(dtype).eps / 2
+    return 2 * ((n * u / (1 - n * u)) * B + n * np.finfo(dtype).tiny)
+
+
+def _location(index, channels):
+    """``"batch b, channel c (level l), pixel (h, w)"`` for an output index."""
+    b, c, h, w = index
+    if channels is None:
+        return f"batch {b}, channel {c}, pixel ({h}, {w})"
+    level = int(np.searchsorted(np.cumsum(channels), c, side="right"))
+    return f"batch {b}, channel {c} (level {level}), pixel ({h}, {w})"
+
+
+def assert_upsampling_close(actual, expected, *, dtype=None, atol=None, rtol=0.0,
+                            channels=None, where=""):
+    """Assert ``|actual - expected| <= atol + rtol * |expected|`` for dense tensors.
+
+    On failure, the message says ``where`` (e.g. ``"transition 1, upsampled"``),
+    the first failing element as batch, channel (with its level when
+    ``channels``, the per-level channel counts ``C_0 .. C_{L-1}``, is given)
+    and pixel, the largest distance in ULPs of ``dtype``, and numpy's
+    :func:`~numpy.testing.assert_allclose` report.
+
+    Parameters
+    ----------
+    actual, expected : array_like, shape (B, C, H, W)
+    dtype : dtype, optional
+        The candidate's precision; default ``actual``'s dtype.
+    atol : float or ndarray, optional
+        Absolute tolerance, scalar or per element (see :func:`error_bounds`).
+        Default: ``64 * eps(dtype) * max|expected|``.
+    rtol : float
+    channels : sequence of int, optional
+    where : str
+
+    Examples
+    --------
+    >>> y = np.ones((1, 2, 2, 2))
+    >>> assert_upsampling_close(y + 1e-17, y)
+    >>> z = y.copy(); z[0, 1, 1, 0] = 1.5
+    >>> assert_upsampling_close(z, y, channels=[1, 1], where="output")
+    Traceback (most recent call last):
+    ...
+    AssertionError: output: 1 element(s) differ; first at batch 0, channel 1 (level 1), pixel (1, 0): actual 1.5, expected 1.0; max ULP distance in float64: 2251799813685248
+    ...
+    """
+    __tracebackhide__ = True
+    actual, expected = np.asarray(actual), np.asarray(expected, dtype=np.float64)
+    dtype = np.dtype(actual.dtype if dtype is None else dtype)
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{where + ': ' if where else ''}shape {actual.shape} differs from "
+                             f"the expected {expected.shape}")
+    if atol is None:
+        atol = 64 * np.finfo(dtype).eps * float(np.max(np.abs(expected), initial=0.0))
+    error = np.abs(actual.astype(np.float64) - expected)
+    bad = ~(error <= atol + rtol * np.abs(expected))
+    bad &= ~(np.isnan(actual) & np.isnan(expected))
+    if not bad.any():
+        return
+    from .golden import ulp_distance
+
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    header = (f"{where + ': ' if where else ''}{int(bad.sum())} element(s) differ; first at "
+              f"{_location(first, channels)}: actual {float(actual[first])!r}, expected {float(expected[first])!r}; "
+              f"max ULP distance in {dtype}: {ulp_distance(actual.astype(dtype), expected)}")
+    try:
+        np.testing.assert_allclose(actual, expected, rtol=rtol, atol=float(np.max(atol)))
+        report = "(within the largest atol; the per-element bound is tighter)"
+    except AssertionError as error:
+        report = str(error).strip()
+    raise AssertionError(header + "\n" + report)
+
+
+# -- checking a candidate implementation ---------------------------------------------
+
+def reference_implementation(latents, params, config):
+    """The reference under :func:`check_implementation`'s candidate contract."""
+    from .upsampling import Upsampling
+
+    up = Upsampling(**config)
+    up.set_param(params)
+    return up(latents)
+
+
+def _reproducer(config, params, latents, dtype):
+    def literal(array):
+        array = np.asarray(array)
+        return f"np.array({array.ravel().tolist()!r}, dtype='{array.dtype}').reshape({array.shape})"
+
+    lines = ["import numpy as np", "from refups.testing import reference_implementation", "",
+             f"config = {config!r}", "params = {"]
+    lines += [f"    {name!r}: {literal(value)}," for name, value in params.items()]
+    lines += ["}", "latents = ["]
+    lines += [f"    {literal(y)},  # {np.asarray(y).shape}" for y in latents]
+    lines += ["]", "expected = reference_implementation(latents, params, config)",
+              "actual = candidate(latents, params, config)  # your implementation"]
+    return "\n".join(lines)
+
+
+def check_implementation(candidate, *, dtype=np.float64, max_examples=100, pyramids=None,
+                         modules=None, derandomize=False, shrink=True):
+    """Property-test ``candidate`` against the reference on drawn cases (S6 and its edge cases).
+
+    The candidate contract: ``candidate(latents, params, config) -> array``
+    where ``latents`` is a list of ``(B, C_i, H_i, W_i)`` NumPy arrays of
+    ``dtype`` (level 0 finest), ``params`` an ordered dict of NumPy float64
+    arrays under Cool-chic's names (SPEC S8: ``conv_transpose2ds.{i}.bias``,
+    ``conv_transpose2ds.{i}.parametrizations.weight.original``, then the same
+    for ``conv2ds``; weights are half-kernels), and ``config`` a dict with
+    ``ups_k_size``, ``ups_preconcat_k_size``, ``n_ups_kernel`` and
+    ``n_ups_preconcat_kernel``. It returns the dense tensor as anything
+    :func:`numpy.asarray` accepts (a CPU torch tensor works), ideally of ``dtype``.
+
+    Each drawn case is compared element-wise with the reference within
+    :func:`error_bounds`. Hypothesis shrinks a failure to a minimal case; the
+    raised ``AssertionError`` carries the comparison report and a ready-to-paste
+    reproducer with every array as a Python literal.
+
+    Parameters
+    ----------
+    candidate : callable
+    dtype : {float64, float32}
+    max_examples : int
+        Number of drawn cases (hypothesis ``max_examples``).
+    pyramids, modules : strategy, optional
+        Override :func:`latent_pyramids` (default: up to 5 levels, sides up to
+        16, batch up to 2, 0 to 2 channels per level) and :func:`upsamplings`.
+    derandomize : bool
+        Draw the same cases on every run.
+    shrink : bool
+        Shrink a failure to a minimal case (the default). ``False`` reports the
+        first failing case as drawn, which is faster.
+
+    Examples
+    --------
+    >>> check_implementation(reference_implementation, max_examples=5)
+    """
+    __tracebackhide__ = True
+    dtype = _check_dtype(dtype)
+    if pyramids is None:
+        pyramids = latent_pyramids(max_levels=5, max_side=16, max_batch=2, min_channels=0,
+                                   max_channels=2, max_value=10.0, dtype=dtype)
+    if modules is None:
+        modules = upsamplings(max_ups_k_size=12, max_preconcat_k_size=9, max_kernels=4)
+
+    phases = tuple(Phase) if shrink else tuple(p for p in Phase if p != Phase.shrink)
+
+    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
+              phases=phases, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(latents=pyramids, up=modules)
+    @example(latents=[np.ones((1, 1, 3, 3), dtype)], up=_fixed_module())           # S6.5
+    @example(latents=[np.arange(9, dtype=dtype).reshape(1, 1, 3, 3), np.zeros((1, 0, 2, 2), dtype),
+                      np.full((1, 1, 1, 1), 5, dtype)], up=_fixed_module())        # S6.4
+    def run(latents, up):
+        __tracebackhide__ = True
+        config = {"ups_k_size": up.ups_k_size, "ups_preconcat_k_size": up.ups_preconcat_k_size,
+                  "n_ups_kernel": up.n_ups_kernel, "n_ups_preconcat_kernel": up.n_ups_preconcat_kernel}
+        params = up.get_param()
+        expected = up(latents)
+        try:
+            actual = np.asarray(candidate([y.copy() for y in latents], up.get_param(), dict(config)))
+            assert_upsampling_close(actual, expected, dtype=dtype, atol=error_bounds(up, latents, dtype),
+                                    channels=[y.shape[1] for y in latents], where="output")
+        except Exception as error:
+            raise AssertionError(f"{error}\n\nReproducer:\n{_reproducer(config, params, latents, dtype)}") from error
+
+    run()
+
+
+def _fixed_module():
+    from .upsampling import Upsampling
+
+    up = Upsampling(4, 3, 1, 1)
+    params = up.get_param()
+    params["conv_transpose2ds.0.parametrizations.weight.original"] = np.array([-0.25, 0.5])
+    params["conv2ds.0.parametrizations.weight.original"] = np.array([0.5, 0.25])
+    up.set_param(params)
+    return up

@@ -259,3 +259,13 @@ def test_layers_keep_float32_and_promote_integers():
     assert layer(np.ones((1, 1, 2, 2), np.float32)).dtype == np.float32
     assert layer(np.ones((1, 1, 2, 2), np.int16)).dtype == np.float64
     assert layer(np.ones((1, 1, 2, 2), np.float16)).dtype == np.float32
+
+
+@pytest.mark.parametrize("f, kernel", [(ops.upsample_dense, [0.0, 1e-9, 1e-9, 0.0]),
+                                       (ops.preconcat_dense, [1e-9, 1e-9, 1e-9])])
+def test_s7_dense_path_keeps_tiny_kernel_products(f, kernel):
+    # Products of 1e-9 taps are 1e-18 < DBL_EPSILON: scipy.ndimage's n-D
+    # convolve would drop them, the separable path does not.
+    x = np.ones((1, 3, 3))
+    separable = {ops.upsample_dense: ops.upsample_separable, ops.preconcat_dense: ops.preconcat_separable}[f]
+    assert_allclose(f(x, kernel), separable(x, kernel), rtol=1e-14, atol=0)

@@ -1,0 +1,174 @@
+"""The verification kit itself: strategies produce valid input, the checker
+passes correct implementations and catches every mutant (refups.testing)."""
+
+import functools
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refups import Upsampling
+from refups._validation import check_latents
+from refups.kernels import check_preconcat_kernel_size, check_ups_kernel_size, half_kernel_size
+from refups.testing import (
+    assert_upsampling_close,
+    channel_stacks,
+    check_implementation,
+    error_bounds,
+    half_kernels,
+    latent_pyramids,
+    preconcat_kernel_sizes,
+    reference_implementation,
+    ups_kernel_sizes,
+    upsamplings,
+)
+
+import mutants
+
+# -- meta tests: strategies give what the reference accepts ------------------------------
+
+@given(ups_kernel_sizes(), preconcat_kernel_sizes())
+def test_kernel_size_strategies_are_valid(k_up, k_pre):
+    assert check_ups_kernel_size(k_up) == k_up and check_preconcat_kernel_size(k_pre) == k_pre
+
+
+@given(st.integers(1, 20).flatmap(lambda k: st.tuples(st.just(k), half_kernels(k, dyadic=True))))
+def test_dyadic_half_kernels(case):
+    k, half = case
+    assert half.shape == (half_kernel_size(k),)
+    assert np.all(half * 8 == np.round(half * 8)) and np.all(np.abs(half) <= 1)
+
+
+@given(latent_pyramids(min_channels=0, max_channels=3, max_batch=3))
+def test_pyramids_pass_validation(latents):
+    levels = check_latents(latents)
+    assert len({y.shape[0] for y in levels}) == 1
+    for fine, coarse in zip(levels, levels[1:]):
+        assert coarse.shape[2] == -(-fine.shape[2] // 2) and coarse.shape[3] == -(-fine.shape[3] // 2)
+
+
+@given(latent_pyramids(odd_sizes=False, min_levels=2, max_levels=4))
+def test_even_pyramids_halve_exactly(latents):
+    for fine, coarse in zip(latents, latents[1:]):
+        assert fine.shape[2] == 2 * coarse.shape[2] and fine.shape[3] == 2 * coarse.shape[3]
+
+
+@given(latent_pyramids(integer_valued=True, dtype=np.float32))
+def test_integer_valued_pyramids(latents):
+    for y in latents:
+        assert y.dtype == np.float32 and np.array_equal(y, np.round(y))
+
+
+@given(upsamplings(max_kernels=3))
+def test_upsamplings_round_trip_their_parameters(up):
+    again = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel)
+    again.set_param(up.get_param())
+    assert 1 <= up.n_ups_kernel <= 3 and 1 <= up.n_ups_preconcat_kernel <= 3
+
+
+@given(channel_stacks(max_side=5, max_channels=2))
+def test_channel_stacks_shapes(x):
+    assert x.ndim == 3 and 1 <= x.shape[0] <= 2 and 1 <= min(x.shape[1:]) and max(x.shape[1:]) <= 5
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ups_kernel_sizes(min_size=2), ValueError, r"^min_size must be >= 4; got min_size=2$"),
+    (lambda: ups_kernel_sizes(min_size=10, max_size=8), ValueError,
+     r"^min_size must be <= max_size; got min_size=10 > max_size=8$"),
+    (lambda: ups_kernel_sizes(min_size=5, max_size=5), ValueError, r"^no even size lies in \[5, 5\]$"),
+    (lambda: preconcat_kernel_sizes(max_size=1.5), TypeError, r"^max_size must be an integer; got 1.5$"),
+    (lambda: latent_pyramids(min_levels=0), ValueError, r"^min_levels must be >= 1; got min_levels=0$"),
+    (lambda: latent_pyramids(dtype=np.int32), ValueError, r"^dtype must be float32 or float64; got int32$"),
+    (lambda: half_kernels(4, max_value=0), ValueError, r"^max_value must be > 0; got 0$"),
+    (lambda: upsamplings(min_kernels=3, max_kernels=1), ValueError, r"^min_kernels must be <= max_kernels"),
+])
+def test_strategy_arguments_are_checked_up_front(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+# -- error bounds and the assertion ----------------------------------------------------
+
+@settings(max_examples=50)
+@given(latent_pyramids(max_levels=4, max_side=12, max_value=10.0), upsamplings())
+def test_error_bounds_hold_for_float32_and_dense_paths(latents, up):
+    expected = up(latents)
+    for dtype in (np.float32, np.float64):
+        bound = error_bounds(up, latents, dtype)
+        actual = up.train()([y.astype(dtype) for y in latents])
+        up.eval()
+        assert np.all(np.abs(actual - expected) <= bound)
+
+
+def test_error_bounds_scale_with_eps():
+    up = Upsampling(8, 7, 2, 2)
+    latents = [np.ones((1, 1, 8, 8)), np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2))]
+    ratio = error_bounds(up, latents, np.float32) / error_bounds(up, latents, np.float64)
+    # gamma_n = n u / (1 - n u) is linear in u up to n u ~ 1e-5 for float32.
+    np.testing.assert_allclose(ratio, np.finfo(np.float32).eps / np.finfo(np.float64).eps, rtol=1e-4)
+
+
+def test_assert_upsampling_close_report():
+    expected = np.zeros((2, 3, 4, 5))
+    actual = expected.astype(np.float32)
+    actual[1, 2, 3, 1] = 1e-3
+    actual[1, 2, 3, 4] = 2e-3
+    with pytest.raises(AssertionError) as info:
+        assert_upsampling_close(actual, expected, atol=1e-6, channels=[1, 1, 1], where="transition 2")
+    message = str(info.value)
+    assert message.startswith("transition 2: 2 element(s) differ; first at batch 1, channel 2 (level 2), "
+                              "pixel (3, 1): actual 0.0010000000474974513, expected 0.0; "
+                              "max ULP distance in float32: ")
+    assert "Mismatched elements: 2 / 120" in message  # numpy's own report follows
+    with pytest.raises(AssertionError, match=r"^output: shape \(1, 1\) differs from the expected \(2, 2\)$"):
+        assert_upsampling_close(np.zeros((1, 1)), np.zeros((2, 2)), where="output")
+    assert_upsampling_close(actual, expected, atol=3e-3)  # passes
+
+
+# -- the checker ----------------------------------------------------------------------
+
+def test_reference_and_independent_numpy_implementation_pass():
+    check_implementation(reference_implementation, derandomize=True)
+    check_implementation(mutants.candidate, derandomize=True)
+    check_implementation(mutants.candidate, dtype=np.float32, derandomize=True)
+
+
+@pytest.mark.parametrize("bug", mutants.BUGS)
+def test_every_mutant_is_caught_within_the_default_budget(bug):
+    with pytest.raises(AssertionError) as info:
+        # Catching is what is timed here; shrinking is checked once, below.
+        check_implementation(functools.partial(mutants.candidate, bug=bug), derandomize=True, shrink=False)
+    message = str(info.value)
+    assert "Reproducer:" in message and "reference_implementation(latents, params, config)" in message
+
+
+def test_reproducer_runs_and_shows_the_failure():
+    bug = functools.partial(mutants.candidate, bug="no_residual")
+    with pytest.raises(AssertionError) as info:
+        check_implementation(bug, derandomize=True)
+    source = str(info.value).split("Reproducer:\n", 1)[1]
+    namespace = {"candidate": bug}
+    exec(source, namespace)
+    assert not np.allclose(namespace["actual"], namespace["expected"])
+    assert re.search(r"first at batch \d+, channel \d+ \(level \d+\), pixel", str(info.value))
+
+
+def test_torch_example_passes_the_checker():
+    torch = pytest.importorskip("torch")
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "torch_upsampling.py"
+    spec = importlib.util.spec_from_file_location("torch_upsampling", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def candidate(latents, params, config):
+        weights = {name: torch.from_numpy(value) for name, value in params.items()}
+        up = module.TorchUpsampling(weights, config["ups_k_size"], config["ups_preconcat_k_size"])
+        with torch.no_grad():
+            return up([torch.from_numpy(y) for y in latents]).numpy()
+
+    check_implementation(candidate, derandomize=True)
