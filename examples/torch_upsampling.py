@@ -28,33 +28,50 @@ def symmetric_kernel(half, k):
     return torch.cat([half, half.flip(0)[k % 2:]])
 
 
-def upsample(x, kernel):
-    """S4 on ``(N, 1, H, W)``: replicate pad P, conv_transpose2d stride 2, crop C."""
+def upsample(x, kernel, separable=True):
+    """S4 on ``(N, 1, H, W)``: replicate pad P, conv_transpose2d stride 2, crop C.
+
+    ``separable``: a 1 x k pass then a k x 1 pass (Cool-chic's evaluation
+    mode); otherwise one pass with the dense k x k kernel (training mode).
+    """
     k = kernel.numel()
     P, C = k // 2, 3 * k // 2 - 1
     xp = F.pad(x, (P, P, P, P), mode="replicate")
-    y = F.conv_transpose2d(xp, torch.outer(kernel, kernel)[None, None], stride=2)
+    if separable:
+        y = F.conv_transpose2d(xp, kernel.view(1, 1, 1, k), stride=(1, 2))
+        y = F.conv_transpose2d(y, kernel.view(1, 1, k, 1), stride=(2, 1))
+    else:
+        y = F.conv_transpose2d(xp, torch.outer(kernel, kernel)[None, None], stride=2)
     return y[:, :, C:-C, C:-C]
 
 
-def preconcat(x, kernel):
+def preconcat(x, kernel, separable=True):
     """S5 on ``(N, 1, H, W)``: ``x + conv2d(x, w (x) w)`` with zero padding k // 2."""
     k = kernel.numel()
-    return x + F.conv2d(x, torch.outer(kernel, kernel)[None, None], padding=k // 2)
+    p = k // 2
+    if separable:
+        y = F.conv2d(x, kernel.view(1, 1, 1, k), padding=(0, p))
+        return x + F.conv2d(y, kernel.view(1, 1, k, 1), padding=(p, 0))
+    return x + F.conv2d(x, torch.outer(kernel, kernel)[None, None], padding=p)
 
 
-def per_channel(f, x, kernel):
+def per_channel(f, x, kernel, separable):
     """Apply a single-channel filter to every channel (S6.6)."""
     B, C, H, W = x.shape
-    y = f(x.reshape(B * C, 1, H, W), kernel)
+    y = f(x.reshape(B * C, 1, H, W), kernel, separable)
     return y.reshape(B, C, *y.shape[2:])
 
 
 class TorchUpsampling(torch.nn.Module):
-    """S6 with half-kernels ``params`` under Cool-chic's names (biases unused, S8)."""
+    """S6 with half-kernels ``params`` under Cool-chic's names (biases unused, S8).
+
+    Like Cool-chic, ``eval()`` (the default here) uses separable passes and
+    ``train()`` dense 2-D kernels (S7).
+    """
 
     def __init__(self, params, ups_k_size, ups_preconcat_k_size):
         super().__init__()
+        self.eval()
         self.ups = [symmetric_kernel(params[f"conv_transpose2ds.{i}.parametrizations.weight.original"], ups_k_size)
                     for i in range(sum(n.endswith(".bias") and n.startswith("conv_transpose2ds") for n in params))]
         self.pre = [symmetric_kernel(params[f"conv2ds.{i}.parametrizations.weight.original"], ups_preconcat_k_size)
@@ -65,8 +82,9 @@ class TorchUpsampling(torch.nn.Module):
         for idx, t in enumerate(reversed(latents[:-1])):
             if t.shape[1] == 0:
                 break  # S6.4
-            x = per_channel(upsample, u, self.ups[idx % len(self.ups)])[:, :, : t.shape[2], : t.shape[3]]
-            h = per_channel(preconcat, t, self.pre[idx % len(self.pre)])
+            separable = not self.training
+            x = per_channel(upsample, u, self.ups[idx % len(self.ups)], separable)[:, :, : t.shape[2], : t.shape[3]]
+            h = per_channel(preconcat, t, self.pre[idx % len(self.pre)], separable)
             if stages is not None:
                 stages[f"transition_{idx}.upsampled"] = x
                 stages[f"transition_{idx}.prefiltered"] = h
@@ -86,6 +104,7 @@ def main(argv=None):
     parser.add_argument("golden", type=pathlib.Path)
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    parser.add_argument("--dense", action="store_true", help="dense 2-D kernels (training mode)")
     args = parser.parse_args(argv)
     dtype = getattr(torch, args.dtype)
     manifest = json.loads((args.golden / "manifest.json").read_text())
@@ -93,7 +112,7 @@ def main(argv=None):
         for case in manifest["cases"]:
             folder, config = args.golden / case["id"], case["config"]
             module = TorchUpsampling(load_params(folder / "params.json", dtype),
-                                     config["ups_k_size"], config["ups_preconcat_k_size"])
+                                     config["ups_k_size"], config["ups_preconcat_k_size"]).train(args.dense)
             latents = [torch.from_numpy(np.load(folder / f"latent_{i}.npy")).to(dtype)
                        for i in range(config["n_levels"])]
             stages = {}

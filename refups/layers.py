@@ -87,10 +87,17 @@ class _SymmetricFilter(Module):
         """Full symmetric 1-D kernel ``w``, shape ``(kernel_size,)`` (S1)."""
         return symmetric_kernel(self._weight, self.kernel_size)
 
-    def forward(self, x):
+    def forward(self, x, *, out=None, workers=None):
+        """Filter every channel of ``x`` (B, C, H, W); see the class docstring.
+
+        ``out`` (optional) receives the result, or for the upsampling filter
+        its top-left crop; ``workers`` sets the threads of the separable path
+        as in ``scipy.fft`` (default: all cores; the dense path uses one).
+        """
         x = check_channels(x, "x")
-        path = self._dense if self.training else self._separable
-        return path(x, self.kernel)
+        if self.training:
+            return self._dense(x, self.kernel, out=out)
+        return self._separable(x, self.kernel, out=out, workers=workers)
 
     def __repr__(self):
         return f"{type(self).__name__}(kernel_size={self.kernel_size})"

@@ -12,11 +12,12 @@ Two paths compute the same thing (S7):
 
 * ``*_separable``: two 1-D passes with :func:`scipy.ndimage.convolve1d`,
   width then height (Cool-chic's evaluation mode, refups' default);
-* ``*_dense``: one 2-D pass with the outer-product kernel ``w (x) w`` and
-  :func:`scipy.signal.convolve` (``method="direct"``; Cool-chic's training
-  mode). Not :func:`scipy.ndimage.convolve`: its n-D filters skip every
-  weight whose magnitude is at most DBL_EPSILON, and products of small taps
-  fall below that; nor FFT methods, whose errors scale with the largest value
+* ``*_dense``: one 2-D pass with the outer-product kernel ``w (x) w``
+  (Cool-chic's training mode), with :func:`scipy.ndimage.convolve`. Its n-D
+  filters skip every weight whose magnitude is at most DBL_EPSILON
+  (2.2e-16); products of small taps can fall below that, so such kernels
+  take the exact but slower :func:`scipy.signal.convolve` (``method="direct"``).
+  FFT methods are never used: their errors scale with the largest value
   rather than with each output's own terms.
 
 How one upsampling pass lines up (``k = 4``, ``P = 2``, ``C = 5``, ``n = 3``)::
@@ -31,7 +32,22 @@ its same-size output at ``t`` is the full convolution at ``t + k/2``; the kept
 window ``[C, C + 2n)`` of the full convolution is therefore
 ``[k - 1, k - 1 + 2n)`` of the same-size output, which never reaches past the
 ends of ``s`` (no boundary mode is involved).
+
+Speed and memory (separable path only; results do not depend on either):
+
+* each pass runs on blocks of independent lines (rows for the width pass,
+  columns for the height pass) on ``workers`` threads, as ``scipy.fft`` does:
+  ``None`` or ``-1`` means every core, ``1`` a single thread. SciPy's filters
+  release the GIL, and each line is computed the same way whatever the
+  blocks, so the output is identical bit for bit for any ``workers``;
+* the width pass writes straight into the stuffed, padded buffer of the
+  height pass, and the height pass straight into ``out`` (for the Upsampling
+  module, a slice of the next level's preallocated tensor).
 """
+
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import ndimage, signal
@@ -41,11 +57,52 @@ from .kernels import kernel_2d
 __all__ = [
     "preconcat_dense",
     "preconcat_separable",
+    "resolve_workers",
     "upsample_1d",
     "upsample_dense",
     "upsample_separable",
     "zero_stuff",
 ]
+
+# A block of lines holds about this many bytes: small enough to stay cheap in
+# memory, large enough that per-call overhead is negligible.
+_BLOCK_BYTES = 4 << 20
+
+
+def resolve_workers(workers):
+    """Number of threads for ``workers`` as in ``scipy.fft``: None = all cores, -1 = all, -2 = all but one.
+
+    Examples
+    --------
+    >>> resolve_workers(1)
+    1
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers is None:
+        return cores
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)):
+        raise TypeError(f"workers must be an integer or None; got {type(workers).__name__} {workers!r}")
+    if workers == 0 or workers < -cores:
+        raise ValueError(f"workers must be >= 1, or negative down to -{cores} (counting back from "
+                         f"the {cores} cores); got {workers}")
+    return int(workers) if workers > 0 else cores + 1 + int(workers)
+
+
+def _run_blocks(task, n, nbytes, workers):
+    """Call ``task(slice)`` on consecutive blocks covering ``range(n)``, on ``workers`` threads."""
+    n_blocks = max(1, math.ceil(nbytes / _BLOCK_BYTES))
+    if workers > 1 and nbytes >= 64 * 1024:
+        n_blocks = max(n_blocks, workers)  # every thread gets work
+    n_blocks = min(n, n_blocks)
+    bounds = [round(i * n / n_blocks) for i in range(n_blocks + 1)]
+    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    if workers == 1 or n_blocks == 1:
+        for block in blocks:
+            task(block)
+    else:
+        with ThreadPoolExecutor(min(workers, n_blocks)) as pool:
+            for _ in pool.map(task, blocks):
+                pass  # re-raises a task's exception
 
 
 def zero_stuff(x, axes=(-1,)):
@@ -75,12 +132,18 @@ def _pad_width(ndim, axes, size):
     return width
 
 
-def _crop(y, axes, start, length):
-    """Keep ``y[start:start + length]`` along each of ``axes``."""
-    index = [slice(None)] * y.ndim
-    for axis in axes:
-        index[axis] = slice(start, start + length)
-    return y[tuple(index)]
+def _along(axis, ndim, index):
+    """An index tuple applying ``index`` along ``axis`` only."""
+    return (slice(None),) * axis + (index,) + (slice(None),) * (ndim - axis - 1)
+
+
+def _replicate_stuffed_edges(s, P, n, axis):
+    """Edge padding inside a stuffed signal: ``s[2i] = s[2P]`` for ``i < P`` and
+    ``s[2i] = s[2(P + n - 1)]`` for ``i >= P + n`` (odd samples stay zero)."""
+    first = s[_along(axis, s.ndim, slice(2 * P, 2 * P + 1))]
+    last = s[_along(axis, s.ndim, slice(2 * (P + n - 1), 2 * (P + n) - 1))]
+    s[_along(axis, s.ndim, slice(0, 2 * P, 2))] = first
+    s[_along(axis, s.ndim, slice(2 * (P + n), None, 2))] = last
 
 
 def upsample_1d(x, kernel, axis=-1):
@@ -107,14 +170,44 @@ def upsample_1d(x, kernel, axis=-1):
     kernel = np.asarray(kernel, dtype=x.dtype)
     axis = axis % x.ndim
     k = len(kernel)
+    P = k // 2
     n = x.shape[axis]
-    xp = np.pad(x, _pad_width(x.ndim, [axis], k // 2), mode="edge")
-    s = zero_stuff(xp, [axis])
+    # xp = edge-padded x, zero-stuffed, built in one buffer: s[2(P + i)] = x[i].
+    shape = list(x.shape)
+    shape[axis] = 2 * (n + k)
+    s = np.zeros(shape, dtype=x.dtype)
+    s[_along(axis, x.ndim, slice(2 * P, 2 * (P + n), 2))] = x
+    _replicate_stuffed_edges(s, P, n, axis)
     y = ndimage.convolve1d(s, kernel, axis=axis, mode="constant")
-    return _crop(y, [axis], k - 1, 2 * n)
+    return y[_along(axis, x.ndim, slice(k - 1, k - 1 + 2 * n))]
 
 
-def upsample_separable(x, kernel):
+def _check_out(out, shape, dtype, limit):
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if (not isinstance(out, np.ndarray) or out.dtype != dtype or out.shape[:-2] != shape[:-2]
+            or out.ndim != len(shape) or out.shape[-2] > limit[0] or out.shape[-1] > limit[1]):
+        raise ValueError(f"out must be a {dtype} array of shape {shape[:-2] + ('h', 'w')} with "
+                         f"h <= {limit[0]} and w <= {limit[1]}; got "
+                         f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
+    return out
+
+
+def _convolve2d(s, kernel):
+    """Same-size 2-D convolution of every channel of ``s`` with ``w (x) w``, zeros outside.
+
+    Centred on index ``k // 2`` on both axes, like :func:`scipy.ndimage.convolve1d`.
+    """
+    k = len(kernel)
+    weights = kernel_2d(kernel).reshape((1,) * (s.ndim - 2) + (k, k))
+    skipped = (weights != 0) & (np.abs(weights) <= np.finfo(np.float64).eps)
+    if not skipped.any():
+        return ndimage.convolve(s, weights, mode="constant")
+    full = signal.convolve(s, weights, mode="full", method="direct")
+    return full[..., k // 2 : k // 2 + s.shape[-2], k // 2 : k // 2 + s.shape[-1]]
+
+
+def upsample_separable(x, kernel, *, out=None, workers=None):
     """2x upsampling of every channel, as two separable 1-D passes (S4).
 
     ``y = crop_C(s * (w (x) w))`` with ``s`` the zero-stuffed, replicate-padded
@@ -124,10 +217,15 @@ def upsample_separable(x, kernel):
     ----------
     x : ndarray, shape (..., H, W), float32 or float64
     kernel : array_like, shape (k,), ``k`` even
+    out : ndarray, shape (..., h, w), optional
+        Receives the top-left ``h x w`` block of the result (``h <= 2H``,
+        ``w <= 2W``): the crop of SPEC S6, without a temporary.
+    workers : int, optional
+        Threads, as in ``scipy.fft`` (default: all cores).
 
     Returns
     -------
-    ndarray, shape (..., 2H, 2W), dtype of ``x``
+    ndarray, shape (..., 2H, 2W) (or ``out``), dtype of ``x``
 
     Examples
     --------
@@ -135,16 +233,39 @@ def upsample_separable(x, kernel):
     array([[1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ],
            [1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ]])
     """
-    y = upsample_1d(x, kernel, axis=-1)  # width pass
-    return upsample_1d(y, kernel, axis=-2)  # height pass
+    kernel = np.asarray(kernel, dtype=x.dtype)
+    workers = resolve_workers(workers)
+    k = len(kernel)
+    P = k // 2
+    H, W = x.shape[-2:]
+    out = _check_out(out, x.shape[:-2] + (2 * H, 2 * W), x.dtype, (2 * H, 2 * W))
+    h, w = out.shape[-2:]
+    rows = x.ndim - 2
+    # The height pass's input: edge-padded in H, zero-stuffed in H, whose even
+    # rows 2(P + i) the width pass fills with the width-upsampled row i.
+    s = np.zeros(x.shape[:-2] + (2 * (H + k), w), dtype=x.dtype)
+
+    def width_pass(block):
+        target = slice(2 * (P + block.start), 2 * (P + block.stop), 2)
+        s[..., target, :] = upsample_1d(x[..., block, :], kernel, axis=-1)[..., :w]
+
+    _run_blocks(width_pass, H, x[..., :1, :].nbytes * 4 * H, workers)
+    _replicate_stuffed_edges(s, P, H, axis=rows)
+
+    def height_pass(block):
+        y = ndimage.convolve1d(s[..., block], kernel, axis=rows, mode="constant")
+        out[..., block] = y[..., k - 1 : k - 1 + h, :]
+
+    _run_blocks(height_pass, w, s.nbytes, workers)
+    return out
 
 
-def upsample_dense(x, kernel):
+def upsample_dense(x, kernel, *, out=None):
     """2x upsampling of every channel with the dense 2-D kernel ``w (x) w`` (S4, S7).
 
     Literally S4: replicate-pad by ``P`` (corners too), zero-stuff both axes,
-    full 2-D convolution, crop ``C = 3k/2 - 1`` from both ends of each axis.
-    Same contract as :func:`upsample_separable`.
+    2-D convolution, keep the ``2H x 2W`` window after ``C = 3k/2 - 1``.
+    Same contract as :func:`upsample_separable` (single-threaded).
 
     Examples
     --------
@@ -153,17 +274,18 @@ def upsample_dense(x, kernel):
     """
     kernel = np.asarray(kernel, dtype=x.dtype)
     k = len(kernel)
-    C = 3 * k // 2 - 1
     H, W = x.shape[-2:]
+    out = _check_out(out, x.shape[:-2] + (2 * H, 2 * W), x.dtype, (2 * H, 2 * W))
+    h, w = out.shape[-2:]
     axes = [x.ndim - 2, x.ndim - 1]
     xp = np.pad(x, _pad_width(x.ndim, axes, k // 2), mode="edge")
     s = zero_stuff(xp, axes)
-    weights = kernel_2d(kernel).reshape((1,) * (x.ndim - 2) + (k, k))
-    full = signal.convolve(s, weights, mode="full", method="direct")
-    return full[..., C : C + 2 * H, C : C + 2 * W]
+    # Full-convolution index C = 3k/2 - 1 is same-size index k - 1 (see above).
+    out[...] = _convolve2d(s, kernel)[..., k - 1 : k - 1 + h, k - 1 : k - 1 + w]
+    return out
 
 
-def preconcat_separable(x, kernel):
+def preconcat_separable(x, kernel, *, out=None, workers=None):
     """Residual pre-concatenation filter ``Z = X + (w (x) w) * X0`` in two 1-D passes (S5).
 
     ``X0`` is ``X`` zero-padded by ``k // 2``; ``k`` is odd, so the kernel is
@@ -173,6 +295,9 @@ def preconcat_separable(x, kernel):
     ----------
     x : ndarray, shape (..., H, W), float32 or float64
     kernel : array_like, shape (k,), ``k`` odd
+    out : ndarray, shape (..., H, W), optional
+    workers : int, optional
+        Threads, as in ``scipy.fft`` (default: all cores).
 
     Returns
     -------
@@ -185,17 +310,32 @@ def preconcat_separable(x, kernel):
            [6., 8.]])
     """
     kernel = np.asarray(kernel, dtype=x.dtype)
-    y = ndimage.convolve1d(x, kernel, axis=-1, mode="constant")
-    y = ndimage.convolve1d(y, kernel, axis=-2, mode="constant")
-    return x + y
+    workers = resolve_workers(workers)
+    H, W = x.shape[-2:]
+    out = _check_out(out, x.shape, x.dtype, (H, W))
+    if out.shape != x.shape:
+        raise ValueError(f"out must have the shape of x, {x.shape}; got {out.shape}")
+    rows = x.ndim - 2
+    across = np.empty_like(x)  # the width pass
+
+    def width_pass(block):
+        ndimage.convolve1d(x[..., block, :], kernel, axis=-1, mode="constant", output=across[..., block, :])
+
+    def height_pass(block):
+        y = ndimage.convolve1d(across[..., block], kernel, axis=rows, mode="constant")
+        np.add(x[..., block], y, out=out[..., block])  # the residual connection
+
+    _run_blocks(width_pass, H, x.nbytes, workers)
+    _run_blocks(height_pass, W, x.nbytes, workers)
+    return out
 
 
-def preconcat_dense(x, kernel):
+def preconcat_dense(x, kernel, *, out=None):
     """Residual pre-concatenation filter with the dense 2-D kernel (S5, S7).
 
-    ``mode="same"`` keeps the centre of the full convolution, which for an
-    odd ``k`` is zero padding by ``k // 2``. Same contract as
-    :func:`preconcat_separable`.
+    A centred same-size convolution, which for an odd ``k`` is zero padding
+    by ``k // 2``. Same contract as
+    :func:`preconcat_separable` (single-threaded).
 
     Examples
     --------
@@ -204,6 +344,6 @@ def preconcat_dense(x, kernel):
            [6., 8.]])
     """
     kernel = np.asarray(kernel, dtype=x.dtype)
-    k = len(kernel)
-    weights = kernel_2d(kernel).reshape((1,) * (x.ndim - 2) + (k, k))
-    return x + signal.convolve(x, weights, mode="same", method="direct")
+    out = _check_out(out, x.shape, x.dtype, x.shape[-2:])
+    np.add(x, _convolve2d(x, kernel), out=out)
+    return out

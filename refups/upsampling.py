@@ -24,6 +24,7 @@ from .layers import (
     UpsamplingSeparableSymmetricConvTranspose2d,
     check_param,
 )
+from .ops import resolve_workers
 
 __all__ = ["Transition", "Upsampling", "UpsamplingTrace"]
 
@@ -147,8 +148,9 @@ class Upsampling(Module):
 
     # -- forward ---------------------------------------------------------------
 
-    def _check(self, latents):
-        """Validate ``latents`` and return them with the number of transitions to run."""
+    def _check(self, latents, workers):
+        """Validate the arguments; return the levels, the number of transitions, the threads."""
+        workers = resolve_workers(workers)
         levels = check_latents(latents)
         n_transitions = 0
         for t in reversed(levels[:-1]):
@@ -164,42 +166,52 @@ class Upsampling(Module):
                     f"{name} must be >= 1 for these latents, which need a {kind} "
                     f"filter for {n_transitions} transition(s); got {name} = 0"
                 )
-        return levels, n_transitions
+        return levels, n_transitions, workers
 
-    def _transitions(self, levels, n_transitions):
-        """Run the S6 loop, yielding one :class:`Transition` per step."""
+    def _transitions(self, levels, n_transitions, workers):
+        """Run the S6 loop, yielding one :class:`Transition` per step.
+
+        Each step allocates the next ``u`` once and lets both filters write
+        into it: ``u[:, :C_t]`` the pre-filtered level, ``u[:, C_t:]`` the
+        top-left crop of the upsampled coarser tensor (no concatenation copy).
+        """
         u = levels[-1]
         for idx in range(n_transitions):
             level = len(levels) - 2 - idx
             t = levels[level]
-            H_t, W_t = t.shape[2:]
+            B, C_t, H_t, W_t = t.shape
             ups_filter = idx % self.n_ups_kernel
             preconcat_filter = idx % self.n_ups_preconcat_kernel
-            x = self.conv_transpose2ds[ups_filter](u)[:, :, :H_t, :W_t]
-            h = self.conv2ds[preconcat_filter](t)
-            u = np.concatenate([h, x], axis=1)
+            concatenated = np.empty((B, C_t + u.shape[1], H_t, W_t), dtype=t.dtype)
+            h = self.conv2ds[preconcat_filter](t, out=concatenated[:, :C_t], workers=workers)
+            x = self.conv_transpose2ds[ups_filter](u, out=concatenated[:, C_t:], workers=workers)
+            u = concatenated  # S6.1: the filtered finer level first
             yield Transition(idx, level, ups_filter, preconcat_filter, x, h, u)
 
-    def forward(self, latents):
+    def forward(self, latents, *, workers=None):
         """Upsample a latent pyramid into one dense tensor.
 
         Parameters
         ----------
         latents : list of array_like, shapes (B, C_i, H_i, W_i)
             Level 0 is the finest; ``2 H_{i+1} >= H_i`` and ``2 W_{i+1} >= W_i``.
+        workers : int, optional
+            Threads for the separable path, as in ``scipy.fft``: None (default)
+            or -1 for every core, 1 for a single thread. The result is the same
+            bit for bit whatever the count.
 
         Returns
         -------
         ndarray, shape (B, C_0 + ... + C_{L-1}, H_0, W_0)
             Or coarser and with fewer channels when a level has no channels (S6.4).
         """
-        levels, n_transitions = self._check(latents)
+        levels, n_transitions, workers = self._check(latents, workers)
         u = levels[-1]
-        for step in self._transitions(levels, n_transitions):
+        for step in self._transitions(levels, n_transitions, workers):
             u = step.output
         return u.copy() if u is levels[-1] else u  # never return the caller's array
 
-    def trace(self, latents):
+    def trace(self, latents, *, workers=None):
         """Like :meth:`forward`, but also return every transition's intermediates.
 
         Examples
@@ -209,8 +221,8 @@ class Upsampling(Module):
         >>> [(s.level, s.upsampled.shape, s.prefiltered.shape) for s in steps]
         [(0, (1, 2, 4, 4), (1, 1, 4, 4))]
         """
-        levels, n_transitions = self._check(latents)
-        transitions = list(self._transitions(levels, n_transitions))
+        levels, n_transitions, workers = self._check(latents, workers)
+        transitions = list(self._transitions(levels, n_transitions, workers))
         output = transitions[-1].output if transitions else levels[-1].copy()
         return UpsamplingTrace(output, transitions)
 

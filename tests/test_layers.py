@@ -269,3 +269,51 @@ def test_s7_dense_path_keeps_tiny_kernel_products(f, kernel):
     x = np.ones((1, 3, 3))
     separable = {ops.upsample_dense: ops.upsample_separable, ops.preconcat_dense: ops.preconcat_separable}[f]
     assert_allclose(f(x, kernel), separable(x, kernel), rtol=1e-14, atol=0)
+
+
+# -- Threads and blocks (speed only: never a different bit) ---------------------
+
+@given(channel_stacks(max_side=24, max_channels=3), ups_kernels, preconcat_kernels, st.integers(2, 4))
+def test_workers_and_blocks_do_not_change_a_bit(x, ups, pre, workers):
+    expected = (ops.upsample_separable(x, ups, workers=1), ops.preconcat_separable(x, pre, workers=1))
+    original = ops._BLOCK_BYTES
+    try:
+        ops._BLOCK_BYTES = 1  # one line per block: the most splitting there can be
+        for w in (1, workers):
+            assert_array_equal(ops.upsample_separable(x, ups, workers=w), expected[0])
+            assert_array_equal(ops.preconcat_separable(x, pre, workers=w), expected[1])
+    finally:
+        ops._BLOCK_BYTES = original
+
+
+def test_out_receives_the_top_left_crop():
+    x = np.arange(12.0).reshape(1, 3, 4)
+    kernel = kernel_from([0.1, -0.2, 0.7], 6)
+    out = np.full((1, 5, 7), np.nan)
+    assert ops.upsample_separable(x, kernel, out=out) is out
+    assert_array_equal(out, ops.upsample_separable(x, kernel)[:, :5, :7])
+    dense = np.full((1, 5, 7), np.nan)
+    assert_allclose(ops.upsample_dense(x, kernel, out=dense), out, rtol=1e-14)
+
+
+@pytest.mark.parametrize("workers, error, message", [
+    (0, ValueError, r"^workers must be >= 1, or negative down to -\d+ \(counting back from the \d+ cores\); got 0$"),
+    (-1000, ValueError, r"^workers must be >= 1, or negative down to -\d+ .*; got -1000$"),
+    (1.5, TypeError, r"^workers must be an integer or None; got float 1.5$"),
+])
+def test_workers_errors(workers, error, message):
+    with pytest.raises(error, match=message):
+        ops.upsample_separable(np.ones((1, 2, 2)), [0.25, 0.75, 0.75, 0.25], workers=workers)
+
+
+def test_resolve_workers_counts_back_from_the_cores():
+    cores = ops.resolve_workers(None)
+    assert ops.resolve_workers(-1) == cores and ops.resolve_workers(3) == 3
+    assert ops.resolve_workers(-cores) == 1
+
+
+def test_out_errors():
+    with pytest.raises(ValueError, match=r"^out must be a float64 array of shape \(1, 'h', 'w'\) with h <= 4 and w <= 6; got float64 \(1, 5, 6\)$"):
+        ops.upsample_separable(np.ones((1, 2, 3)), [0.25, 0.75, 0.75, 0.25], out=np.empty((1, 5, 6)))
+    with pytest.raises(ValueError, match=r"^out must be a float64 array .*; got float32 \(1, 2, 3\)$"):
+        ops.preconcat_separable(np.ones((1, 2, 3)), [1.0], out=np.empty((1, 2, 3), np.float32))

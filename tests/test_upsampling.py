@@ -5,7 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -213,8 +213,13 @@ def test_s7_train_and_eval_switch_every_filter():
 
 def test_s7_dense_path_is_really_used_in_training(monkeypatch):
     calls = []
-    monkeypatch.setattr(UpsamplingSeparableSymmetricConvTranspose2d, "_dense",
-                        staticmethod(lambda x, kernel: calls.append("dense") or np.zeros(x.shape[:2] + (2 * x.shape[2], 2 * x.shape[3]))))
+    dense = UpsamplingSeparableSymmetricConvTranspose2d._dense
+
+    def spy(x, kernel, out=None):
+        calls.append("dense")
+        return dense(x, kernel, out=out)
+
+    monkeypatch.setattr(UpsamplingSeparableSymmetricConvTranspose2d, "_dense", staticmethod(spy))
     up = Upsampling(4, 3, 1, 1)
     latents = constant_pyramid([1, 1], H0=4, W0=4)
     up(latents)
@@ -232,3 +237,13 @@ def test_s9_dtypes():
     # Integer levels become float64 first, so a float32 + integer pyramid runs in float64.
     assert up([f32[0], ints[1]]).dtype == np.float64
     assert up([f32[0], ints[1].astype(np.float16)]).dtype == np.float32
+
+
+@settings(max_examples=5)
+@given(latent_pyramids(min_levels=3, max_levels=5, min_side=60, max_side=150, max_channels=3),
+       upsamplings(max_kernels=2), st.integers(2, 3))
+def test_forward_is_identical_bit_for_bit_whatever_the_workers(latents, up, workers):
+    single = up(latents, workers=1)
+    assert_array_equal(up(latents, workers=workers), single)
+    assert_array_equal(up(latents), single)
+    assert_array_equal(up.trace(latents, workers=workers).output, single)
