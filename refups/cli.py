@@ -1,4 +1,4 @@
-"""The ``refups`` command: ``golden``, ``verify`` and ``run``.
+"""The ``refups`` command: ``golden``, ``verify``, ``run`` and ``explain``.
 
 Every problem with the user's input is one line on stderr,
 ``refups <command>: error: <what is wrong>``, and exit status 2.
@@ -30,6 +30,16 @@ example:
   refups golden --out golden
   my-implementation golden mine          # writes mine/<case id>/output.npy
   refups verify mine --golden golden --json report.json""",
+    "explain": """\
+Without arguments: the worked example of SPEC S4, (1, 2, 4) with the k = 4
+bilinear kernel, giving 1 1.25 1.75 2.5 3.5 4.
+
+example:
+  refups explain
+  refups explain --input "1,2;3,4" --k 4      # a 2-D input: rows separated by ';'
+  refups explain --input 0,0,1,0,0 --k 8      # impulse response of the bicubic init
+  refups explain --half 0.1,-0.2,0.6          # your own half-kernel (k = 6)
+  refups explain --pyramid""",
     "run": """\
 The configuration is read from the parameter names and shapes (Cool-chic's
 get_param() names, SPEC S8); give the kernel sizes explicitly when a kind has
@@ -63,6 +73,13 @@ def _parser():
     verify.add_argument("--dtype", choices=["float32", "float64"],
                         help="require the candidate's files to have this dtype")
     verify.add_argument("--json", type=pathlib.Path, metavar="REPORT", help="also write the report as JSON")
+
+    explain = add("explain", "Print every intermediate of the upsampling filter (S4), or of a small pyramid (S6).")
+    explain.add_argument("--input", default="1,2,4", metavar="VALUES",
+                         help="comma-separated samples; ';' separates the rows of a 2-D input (default: 1,2,4)")
+    explain.add_argument("--k", type=int, help="kernel size, with its initial half-kernel (default: 4)")
+    explain.add_argument("--half", metavar="VALUES", help="comma-separated half-kernel (k = 2 * its length)")
+    explain.add_argument("--pyramid", action="store_true", help="walk through each transition of a small pyramid")
 
     run = add("run", "Run the reference Upsampling on your own parameters and latents.")
     run.add_argument("--params", required=True, type=pathlib.Path,
@@ -108,6 +125,34 @@ def _cmd_verify(args):
     return 0 if report["passed"] else 1
 
 
+def _numbers(text, name):
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated numbers; got {text!r}") from None
+
+
+def _cmd_explain(args):
+    from .explain import explain_1d, explain_2d, explain_pyramid
+    from .kernels import check_ups_kernel_size
+
+    if args.pyramid:
+        print(explain_pyramid())
+        return 0
+    half = None if args.half is None else _numbers(args.half, "--half")
+    k = check_ups_kernel_size(args.k, "--k") if args.k is not None else (None if half else 4)
+    if half is not None and k is not None and k != 2 * len(half):
+        raise ValueError(f"--k must be 2 * len(--half) = {2 * len(half)}; got {k}")
+    rows = [_numbers(row, "--input") for row in args.input.split(";")]
+    if len(rows) == 1:
+        print(explain_1d(rows[0], half, k))
+    elif len({len(row) for row in rows}) != 1:
+        raise ValueError(f"--input rows must all have the same length; got {[len(r) for r in rows]}")
+    else:
+        print(explain_2d(rows, half, k))
+    return 0
+
+
 def config_from_params(params, ups_k_size=None, ups_preconcat_k_size=None):
     """``(ups_k_size, ups_preconcat_k_size, n_ups_kernel, n_ups_preconcat_kernel)``
     read from parameter names and half-kernel lengths (S1, S8); explicit sizes win."""
@@ -143,7 +188,8 @@ def main(argv=None):
     """Entry point of the ``refups`` console script; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    command = {"golden": _cmd_golden, "verify": _cmd_verify, "run": _cmd_run}[args.command]
+    command = {"golden": _cmd_golden, "verify": _cmd_verify, "run": _cmd_run,
+               "explain": _cmd_explain}[args.command]
     try:
         return command(args)
     except (FileError, ValueError, TypeError, OSError) as error:

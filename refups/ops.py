@@ -40,9 +40,9 @@ Speed and memory (separable path only; results do not depend on either):
   ``None`` or ``-1`` means every core, ``1`` a single thread. SciPy's filters
   release the GIL, and each line is computed the same way whatever the
   blocks, so the output is identical bit for bit for any ``workers``;
-* the width pass writes straight into the stuffed, padded buffer of the
-  height pass, and the height pass straight into ``out`` (for the Upsampling
-  module, a slice of the next level's preallocated tensor).
+* the height pass writes straight into ``out`` (for the Upsampling module, a
+  slice of the next level's preallocated tensor), and the stuffed, padded
+  signals only ever exist one block at a time.
 """
 
 import math
@@ -240,23 +240,19 @@ def upsample_separable(x, kernel, *, out=None, workers=None):
     H, W = x.shape[-2:]
     out = _check_out(out, x.shape[:-2] + (2 * H, 2 * W), x.dtype, (2 * H, 2 * W))
     h, w = out.shape[-2:]
-    rows = x.ndim - 2
-    # The height pass's input: edge-padded in H, zero-stuffed in H, whose even
-    # rows 2(P + i) the width pass fills with the width-upsampled row i.
-    s = np.zeros(x.shape[:-2] + (2 * (H + k), w), dtype=x.dtype)
+    # Width pass, on blocks of rows; only the first w output columns are kept.
+    across = np.empty(x.shape[:-2] + (H, w), dtype=x.dtype)
 
-    def width_pass(block):
-        target = slice(2 * (P + block.start), 2 * (P + block.stop), 2)
-        s[..., target, :] = upsample_1d(x[..., block, :], kernel, axis=-1)[..., :w]
+    def width_pass(rows):
+        across[..., rows, :] = upsample_1d(x[..., rows, :], kernel, axis=-1)[..., :w]
 
-    _run_blocks(width_pass, H, x[..., :1, :].nbytes * 4 * H, workers)
-    _replicate_stuffed_edges(s, P, H, axis=rows)
+    # Height pass, on blocks of columns: narrow blocks keep each column's
+    # samples close in memory, and no full-size stuffed array is ever built.
+    def height_pass(columns):
+        out[..., columns] = upsample_1d(across[..., columns], kernel, axis=-2)[..., :h, :]
 
-    def height_pass(block):
-        y = ndimage.convolve1d(s[..., block], kernel, axis=rows, mode="constant")
-        out[..., block] = y[..., k - 1 : k - 1 + h, :]
-
-    _run_blocks(height_pass, w, s.nbytes, workers)
+    _run_blocks(width_pass, H, 2 * x.nbytes + 2 * k * x[..., :1].nbytes, workers)
+    _run_blocks(height_pass, w, 2 * across.nbytes + 2 * k * across[..., :1, :].nbytes, workers)
     return out
 
 

@@ -12,10 +12,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_torch_consumer_passes_the_committed_suite(tmp_path, dtype):
+@pytest.mark.parametrize("path", [[], ["--dense"]], ids=["separable", "dense"])
+def test_torch_consumer_passes_the_committed_suite(tmp_path, dtype, path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "torch_upsampling.py"), str(ROOT / "data" / "golden"),
-         str(tmp_path / "out"), "--dtype", dtype],
+         str(tmp_path / "out"), "--dtype", dtype, *path],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
