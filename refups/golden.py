@@ -73,7 +73,13 @@ class Case:
 
 
 def pyramid(H, W, channels, B=1):
-    """Shapes ``(B, C_i, H_i, W_i)`` with ``H_{i+1} = ceil(H_i / 2)`` (S6.7)."""
+    """Shapes ``(B, C_i, H_i, W_i)`` with ``H_{i+1} = ceil(H_i / 2)`` (S6.7).
+
+    Examples
+    --------
+    >>> pyramid(5, 8, [1, 2, 1])
+    ((1, 1, 5, 8), (1, 2, 3, 4), (1, 1, 2, 2))
+    """
     shapes = []
     for C in channels:
         shapes.append((B, C, H, W))
@@ -178,6 +184,12 @@ def build_case(case):
 
     Stems: ``latent_<i>``, ``param.<name>``, ``transition_<idx>.upsampled``,
     ``transition_<idx>.prefiltered``, ``output``.
+
+    Examples
+    --------
+    >>> arrays = build_case(CASES[0])        # the S4 worked example
+    >>> list(arrays)[:2], arrays["output"][0, 1, 0]
+    (['latent_0', 'latent_1'], array([1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ]))
     """
     rng = _rng(case)
     up = Upsampling(*case.config)
@@ -257,7 +269,13 @@ def _manifest(cases):
 
 
 def schema():
-    """The JSON Schema of ``manifest.json``."""
+    """The JSON Schema of ``manifest.json``.
+
+    Examples
+    --------
+    >>> schema()["properties"]["format_version"]
+    {'const': 1}
+    """
     return json.loads(importlib.resources.files("refups").joinpath("manifest.schema.json").read_text())
 
 
@@ -267,6 +285,15 @@ def write_suite(out, *, force=False, cases=CASES):
     Everything is written to a temporary folder beside ``out`` and renamed
     into place at the end, so a crash never leaves a half-written suite. A
     non-empty ``out`` is replaced only with ``force=True``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "suite"
+    >>> _ = write_suite(folder, cases=CASES[:2])
+    >>> manifest, data = load_suite(folder)
+    >>> manifest["n_cases"], list(data)
+    (2, ['s4_worked_example', 'initial_ups4_pre1'])
     """
     out = pathlib.Path(out)
     if out.exists() and not out.is_dir():
@@ -303,7 +330,14 @@ def write_suite(out, *, force=False, cases=CASES):
 
 
 def generate_suite(cases=CASES):
-    """The suite in memory: ``(manifest, {case id: {stem: array}})``, no files."""
+    """The suite in memory: ``(manifest, {case id: {stem: array}})``, no files.
+
+    Examples
+    --------
+    >>> manifest, data = generate_suite(CASES[:1])
+    >>> manifest["cases"][0]["stages"]
+    ['transition_0.upsampled', 'transition_0.prefiltered', 'output']
+    """
     data = OrderedDict((case.id, build_case(case)) for case in cases)
     entries = [_manifest_case(case, data[case.id]) for case in cases]
     return _manifest(entries), data
@@ -325,7 +359,8 @@ def _check_manifest(manifest, path):
 def load_suite(folder):
     """Read a suite written by :func:`write_suite`, checking every file's SHA-256.
 
-    Returns ``(manifest, {case id: {stem: array}})``; raises :class:`FileError`.
+    Returns ``(manifest, {case id: {stem: array}})``; raises :class:`FileError`
+    (example: :func:`write_suite`).
     """
     folder = pathlib.Path(folder)
     path = folder / "manifest.json"
@@ -354,7 +389,14 @@ def load_suite(folder):
 
 
 def default_suite_path():
-    """The committed suite (``data/golden`` of a source checkout), or None."""
+    """The committed suite (``data/golden`` of a source checkout), or None.
+
+    Examples
+    --------
+    >>> path = default_suite_path()
+    >>> path is None or (path / "manifest.json").is_file()
+    True
+    """
     path = pathlib.Path(__file__).resolve().parents[1] / "data" / "golden"
     return path if (path / "manifest.json").is_file() else None
 
@@ -392,7 +434,13 @@ def ulp_distance(actual, expected):
 
 
 def compare(actual, expected, rtol, atol):
-    """Errors of ``actual`` against float64 ``expected`` under ``TOLERANCE_RULE``."""
+    """Errors of ``actual`` against float64 ``expected`` under ``TOLERANCE_RULE``.
+
+    Examples
+    --------
+    >>> compare(np.array([1.0, 2.0 + 1e-9]), np.array([1.0, 2.0]), rtol=0.0, atol=1e-12)["ok"]
+    False
+    """
     a = actual.astype(np.float64)
     err = np.abs(a - expected)
     both_nan = np.isnan(a) & np.isnan(expected)
@@ -449,6 +497,13 @@ def verify(candidate, golden=None, dtype=None):
     is a suite folder; None uses the committed suite, else generates it in
     memory. Unreadable files raise :class:`FileError`; missing or mis-shaped
     outputs are reported as failures.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> report = verify(pathlib.Path(tempfile.mkdtemp()))   # an empty candidate folder
+    >>> report["passed"], report["cases"][0]["reason"].startswith("missing")
+    (False, True)
     """
     candidate = pathlib.Path(candidate)
     if not candidate.is_dir():

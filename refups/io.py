@@ -37,7 +37,13 @@ PARAMS_FORMAT = "refups-params/1"
 
 
 class FileError(ValueError):
-    """A file that is missing, unreadable or holds the wrong thing: ``"<path>: <problem>"``."""
+    """A file that is missing, unreadable or holds the wrong thing: ``"<path>: <problem>"``.
+
+    Examples
+    --------
+    >>> str(FileError("a.npy", "no such file"))
+    'a.npy: no such file'
+    """
 
     def __init__(self, path, problem):
         super().__init__(f"{path}: {problem}")
@@ -47,7 +53,16 @@ class FileError(ValueError):
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; move it onto ``path`` only on success."""
+    """Yield a temporary path beside ``path``; move it onto ``path`` only on success.
+
+    Examples
+    --------
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
     path = pathlib.Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -60,7 +75,15 @@ def atomic_path(path):
 
 
 def save_npy(path, array):
-    """Write ``array`` as a canonical ``.npy``: format 1.0, little-endian, C order, no pickle."""
+    """Write ``array`` as a canonical ``.npy``: format 1.0, little-endian, C order, no pickle.
+
+    Examples
+    --------
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.npy"
+    >>> save_npy(path, np.arange(3.0).astype(">f8"))
+    >>> list(path.read_bytes()[6:8]), load_npy(path).dtype.str   # version 1.0
+    ([1, 0], '<f8')
+    """
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"array must have a real dtype; got dtype {array.dtype}")
@@ -70,7 +93,15 @@ def save_npy(path, array):
 
 
 def load_npy(path):
-    """Read a numeric ``.npy`` file, or raise :class:`FileError` saying what is wrong."""
+    """Read a numeric ``.npy`` file, or raise :class:`FileError` saying what is wrong.
+
+    Examples
+    --------
+    >>> load_npy("missing.npy")
+    Traceback (most recent call last):
+    ...
+    refups.io.FileError: missing.npy: no such file
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileError(path, "no such file")
@@ -95,12 +126,28 @@ def load_npy(path):
 
 
 def sha256(path):
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes.
+
+    Examples
+    --------
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "empty"
+    >>> _ = path.write_bytes(b"")
+    >>> sha256(path)[:16]
+    'e3b0c44298fc1c14'
+    """
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 def write_json(path, data):
-    """Write ``data`` as indented JSON, atomically."""
+    """Write ``data`` as indented JSON, atomically; NaN and infinities are refused.
+
+    Examples
+    --------
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.json"
+    >>> write_json(path, {"a": [1, 2]})
+    >>> json.loads(path.read_text())
+    {'a': [1, 2]}
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
 
@@ -125,6 +172,13 @@ def params_from_json(data, source="params"):
     """Inverse of :func:`params_to_json`; also takes a plain ``{name: [values]}`` mapping.
 
     When both are given, the hex pattern is authoritative and must match the decimal.
+
+    Examples
+    --------
+    >>> dict(params_from_json({"conv2ds.0.bias": [0.5]}))
+    {'conv2ds.0.bias': array([0.5])}
+    >>> bool(params_from_json(params_to_json({"b": np.array([0.1])}))["b"][0] == 0.1)
+    True
     """
     if not isinstance(data, dict):
         raise FileError(source, f"must hold a JSON object; got {type(data).__name__}")
@@ -160,6 +214,13 @@ def load_params(path):
     ``.json`` (see :func:`params_to_json`, or ``{name: [values]}``), ``.npz``
     (one array per name, no pickles) or, when torch is installed, a PyTorch
     ``.pt``/``.pth`` state dict loaded with ``weights_only=True``.
+
+    Examples
+    --------
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "p.npz"
+    >>> np.savez(path, **{"conv2ds.0.bias": np.zeros(1)})
+    >>> dict(load_params(path))
+    {'conv2ds.0.bias': array([0.])}
     """
     path = pathlib.Path(path)
     if not path.is_file():

@@ -27,7 +27,17 @@ __all__ = [
 
 
 def check_param(value, shape, name):
-    """Return a parameter as a float64 array of ``shape``, or raise naming ``name``."""
+    """Return a parameter as a float64 array of ``shape``, or raise naming ``name``.
+
+    Examples
+    --------
+    >>> check_param([0.5], (1,), "bias")
+    array([0.5])
+    >>> check_param(0.5, (1,), "bias")
+    Traceback (most recent call last):
+    ...
+    ValueError: bias must have shape (1,); got shape ()
+    """
     array = as_real_array(value, name)
     if array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}; got shape {array.shape}")
@@ -43,7 +53,13 @@ class Module:
         return []
 
     def train(self, mode=True):
-        """Select the dense path (``mode=True``) or the separable path; returns ``self``."""
+        """Select the dense path (``mode=True``) or the separable path; returns ``self``.
+
+        Examples
+        --------
+        >>> UpsamplingSeparableSymmetricConv2d(3).train().training
+        True
+        """
         self.training = bool(mode)
         for child in self._children():
             child.train(mode)

@@ -64,7 +64,15 @@ def _check_dtype(dtype):
 
 
 def ups_kernel_sizes(*, min_size=4, max_size=16):
-    """Even upsampling kernel sizes ``k`` with ``min_size <= k <= max_size`` (S2)."""
+    """Even upsampling kernel sizes ``k`` with ``min_size <= k <= max_size`` (S2).
+
+    Examples
+    --------
+    >>> @given(ups_kernel_sizes(max_size=8))
+    ... def test(k):
+    ...     assert k in (4, 6, 8)
+    >>> test()
+    """
     _check_bounds("size", min_size, max_size, 4)
     low, high = (min_size + 1) // 2, max_size // 2
     if low > high:
@@ -73,7 +81,15 @@ def ups_kernel_sizes(*, min_size=4, max_size=16):
 
 
 def preconcat_kernel_sizes(*, min_size=1, max_size=15):
-    """Odd pre-concatenation kernel sizes ``k`` with ``min_size <= k <= max_size`` (S2)."""
+    """Odd pre-concatenation kernel sizes ``k`` with ``min_size <= k <= max_size`` (S2).
+
+    Examples
+    --------
+    >>> @given(preconcat_kernel_sizes(min_size=3, max_size=7))
+    ... def test(k):
+    ...     assert k in (3, 5, 7)
+    >>> test()
+    """
     _check_bounds("size", min_size, max_size, 1)
     low, high = min_size // 2, (max_size - 1) // 2
     if low > high:
@@ -97,6 +113,13 @@ def half_kernels(k, *, dyadic=False, max_value=1.0, dtype=np.float64):
 
     Every tap is drawn (no repeated fill value). ``dyadic=True`` draws
     multiples of 1/8, so that integer inputs give exact outputs.
+
+    Examples
+    --------
+    >>> @given(half_kernels(7, dyadic=True))
+    ... def test(half):
+    ...     assert half.shape == (4,) and np.all(half * 8 == np.round(half * 8))
+    >>> test()
     """
     dtype = _check_dtype(dtype)
     if max_value <= 0:
@@ -107,7 +130,15 @@ def half_kernels(k, *, dyadic=False, max_value=1.0, dtype=np.float64):
 
 def channel_stacks(*, min_side=1, max_side=12, max_channels=3, integer_valued=False,
                    max_value=100.0, dtype=np.float64):
-    """Stacks of independent channels, shape ``(N, H, W)`` with ``1 <= N <= max_channels``."""
+    """Stacks of independent channels, shape ``(N, H, W)`` with ``1 <= N <= max_channels``.
+
+    Examples
+    --------
+    >>> @given(channel_stacks(max_side=4, integer_valued=True))
+    ... def test(x):
+    ...     assert x.ndim == 3 and max(x.shape[1:]) <= 4 and np.all(x == np.round(x))
+    >>> test()
+    """
     _check_bounds("side", min_side, max_side, 1)
     dtype = _check_dtype(dtype)
     shapes = st.tuples(
@@ -147,6 +178,15 @@ def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
     Level 0 is the finest, ``H_{i+1} = ceil(H_i / 2)`` and likewise for ``W``.
     ``odd_sizes=False`` keeps every side even down to the coarsest level;
     ``min_channels=0`` allows levels without channels (S6.4).
+
+    Examples
+    --------
+    >>> @given(latent_pyramids(min_levels=2, max_levels=2, odd_sizes=False, dtype=np.float32))
+    ... def test(latents):
+    ...     fine, coarse = latents
+    ...     assert fine.shape[2:] == (2 * coarse.shape[2], 2 * coarse.shape[3])
+    ...     assert fine.dtype == np.float32 and fine.shape[0] == coarse.shape[0]
+    >>> test()
     """
     _check_bounds("levels", min_levels, max_levels, 1)
     _check_bounds("side", min_side, max_side, 1)
@@ -184,6 +224,13 @@ def upsamplings(*, min_ups_k_size=4, max_ups_k_size=12, min_preconcat_k_size=1,
 
     Both filter counts lie in ``[min_kernels, max_kernels]``; every half-kernel
     and bias is drawn (``dyadic=True``: multiples of 1/8).
+
+    Examples
+    --------
+    >>> @given(upsamplings(max_kernels=2), latent_pyramids(max_levels=3, max_side=6))
+    ... def test(up, latents):
+    ...     assert up(latents).shape[2:] == latents[0].shape[2:]
+    >>> test()
     """
     _check_bounds("kernels", min_kernels, max_kernels, 0)
     return _upsamplings(
@@ -217,6 +264,14 @@ def error_bounds(up, latents, dtype):
     Returns
     -------
     ndarray, the output's shape, float64
+
+    Examples
+    --------
+    >>> from refups import Upsampling
+    >>> up = Upsampling(4, 1, 1, 1)
+    >>> bound = error_bounds(up, [np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 1))], np.float32)
+    >>> bound.shape, bool(np.all(bound < 1e-4))
+    ((1, 2, 2, 2), True)
     """
     from .upsampling import Upsampling
 
@@ -302,7 +357,19 @@ def assert_upsampling_close(actual, expected, *, dtype=None, atol=None, rtol=0.0
 # -- checking a candidate implementation ---------------------------------------------
 
 def reference_implementation(latents, params, config):
-    """The reference under :func:`check_implementation`'s candidate contract."""
+    """The reference under :func:`check_implementation`'s candidate contract.
+
+    Examples
+    --------
+    >>> config = {"ups_k_size": 4, "ups_preconcat_k_size": 1, "n_ups_kernel": 1,
+    ...           "n_ups_preconcat_kernel": 1}
+    >>> params = {"conv_transpose2ds.0.bias": [0.0],
+    ...           "conv_transpose2ds.0.parametrizations.weight.original": [0.25, 0.75],
+    ...           "conv2ds.0.bias": [0.0], "conv2ds.0.parametrizations.weight.original": [0.0]}
+    >>> latents = [np.ones((1, 1, 2, 2)), np.full((1, 1, 1, 1), 3.0)]
+    >>> reference_implementation(latents, params, config)[0, :, 0, 0]
+    array([1., 3.])
+    """
     from .upsampling import Upsampling
 
     up = Upsampling(**config)

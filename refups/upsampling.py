@@ -204,6 +204,14 @@ class Upsampling(Module):
         -------
         ndarray, shape (B, C_0 + ... + C_{L-1}, H_0, W_0)
             Or coarser and with fewer channels when a level has no channels (S6.4).
+
+        Examples
+        --------
+        >>> up = Upsampling(4, 1, 1, 1)
+        >>> up([np.zeros((2, 1, 5, 3)), np.ones((2, 2, 3, 2))]).shape   # odd sizes crop
+        (2, 3, 5, 3)
+        >>> up([np.zeros((1, 0, 4, 4)), np.ones((1, 1, 2, 2))]).shape   # S6.4: stop
+        (1, 1, 2, 2)
         """
         levels, n_transitions, workers = self._check(latents, workers)
         u = levels[-1]
@@ -241,6 +249,15 @@ class Upsampling(Module):
         Returns
         -------
         OrderedDict of str -> ndarray (float64)
+
+        Examples
+        --------
+        >>> for name, value in Upsampling(4, 3, 1, 1).get_param().items():
+        ...     print(name, value)
+        conv_transpose2ds.0.bias [0.]
+        conv_transpose2ds.0.parametrizations.weight.original [0.25 0.75]
+        conv2ds.0.bias [0.]
+        conv2ds.0.parametrizations.weight.original [0. 1.]
         """
         return OrderedDict(
             (name, getattr(layer, attribute).copy())
@@ -258,6 +275,19 @@ class Upsampling(Module):
         ------
         ValueError
             Listing every missing, unexpected and mis-shaped entry.
+
+        Examples
+        --------
+        >>> up = Upsampling(4, 3, 1, 1)
+        >>> params = up.get_param()
+        >>> params["conv2ds.0.parametrizations.weight.original"] = [0.5, 1.0]
+        >>> up.set_param(params)
+        >>> up.conv2ds[0].kernel
+        array([0.5, 1. , 0.5])
+        >>> up.set_param({})
+        Traceback (most recent call last):
+        ...
+        ValueError: params must match this Upsampling(...) exactly; got missing [...]
         """
         if not hasattr(params, "keys") or not hasattr(params, "__getitem__"):
             raise TypeError(
@@ -290,6 +320,15 @@ class Upsampling(Module):
             setattr(layer, attribute, checked[name])
 
     def reinitialize_parameters(self):
-        """Reset every filter to its initial half-kernel and a zero bias (S3)."""
+        """Reset every filter to its initial half-kernel and a zero bias (S3).
+
+        Examples
+        --------
+        >>> up = Upsampling(4, 3, 1, 1)
+        >>> up.conv_transpose2ds[0].weight = [1.0, 2.0]
+        >>> up.reinitialize_parameters()
+        >>> up.conv_transpose2ds[0].weight
+        array([0.25, 0.75])
+        """
         for layer in self._children():
             layer.initialize_parameters()
