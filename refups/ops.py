@@ -52,7 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy import ndimage, signal
 
-from .kernels import kernel_2d
+from .kernels import check_preconcat_kernel_size, check_ups_kernel_size, kernel_2d
 
 __all__ = [
     "preconcat_dense",
@@ -167,7 +167,7 @@ def upsample_1d(x, kernel, axis=-1):
     >>> upsample_1d(np.array([1.0, 2.0, 4.0]), [0.25, 0.75, 0.75, 0.25])
     array([1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ])
     """
-    kernel = np.asarray(kernel, dtype=x.dtype)
+    kernel = _check_arguments(x, kernel, check_ups_kernel_size, min_ndim=1)
     axis = axis % x.ndim
     k = len(kernel)
     P = k // 2
@@ -182,12 +182,27 @@ def upsample_1d(x, kernel, axis=-1):
     return y[_along(axis, x.ndim, slice(k - 1, k - 1 + 2 * n))]
 
 
+def _check_arguments(x, kernel, check_size, min_ndim=2):
+    """Validate ``x`` and a full kernel; return the kernel cast to ``x.dtype``."""
+    if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
+        found = f"ndarray of {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"x must be a float32 or float64 ndarray; got {found}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"x must have at least {min_ndim} dimension(s); got shape {x.shape}")
+    kernel = np.asarray(kernel, dtype=x.dtype)
+    if kernel.ndim != 1:
+        raise ValueError(f"kernel must be 1-D; got shape {kernel.shape}")
+    check_size(len(kernel), "len(kernel)")
+    return kernel
+
+
 def _check_out(out, shape, dtype, limit):
     if out is None:
         return np.empty(shape, dtype=dtype)
     if (not isinstance(out, np.ndarray) or out.dtype != dtype or out.shape[:-2] != shape[:-2]
             or out.ndim != len(shape) or out.shape[-2] > limit[0] or out.shape[-1] > limit[1]):
-        raise ValueError(f"out must be a {dtype} array of shape {shape[:-2] + ('h', 'w')} with "
+        expected = "(" + ", ".join([*map(str, shape[:-2]), "h", "w"]) + ")"
+        raise ValueError(f"out must be a {dtype} array of shape {expected} with "
                          f"h <= {limit[0]} and w <= {limit[1]}; got "
                          f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
     return out
@@ -233,10 +248,9 @@ def upsample_separable(x, kernel, *, out=None, workers=None):
     array([[1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ],
            [1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ]])
     """
-    kernel = np.asarray(kernel, dtype=x.dtype)
+    kernel = _check_arguments(x, kernel, check_ups_kernel_size)
     workers = resolve_workers(workers)
     k = len(kernel)
-    P = k // 2
     H, W = x.shape[-2:]
     out = _check_out(out, x.shape[:-2] + (2 * H, 2 * W), x.dtype, (2 * H, 2 * W))
     h, w = out.shape[-2:]
@@ -268,7 +282,7 @@ def upsample_dense(x, kernel, *, out=None):
     >>> upsample_dense(np.array([[1.0, 2.0, 4.0]]), [0.25, 0.75, 0.75, 0.25])[0]
     array([1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ])
     """
-    kernel = np.asarray(kernel, dtype=x.dtype)
+    kernel = _check_arguments(x, kernel, check_ups_kernel_size)
     k = len(kernel)
     H, W = x.shape[-2:]
     out = _check_out(out, x.shape[:-2] + (2 * H, 2 * W), x.dtype, (2 * H, 2 * W))
@@ -305,7 +319,7 @@ def preconcat_separable(x, kernel, *, out=None, workers=None):
     array([[2., 4.],
            [6., 8.]])
     """
-    kernel = np.asarray(kernel, dtype=x.dtype)
+    kernel = _check_arguments(x, kernel, check_preconcat_kernel_size)
     workers = resolve_workers(workers)
     H, W = x.shape[-2:]
     out = _check_out(out, x.shape, x.dtype, (H, W))
@@ -339,7 +353,7 @@ def preconcat_dense(x, kernel, *, out=None):
     array([[2., 4.],
            [6., 8.]])
     """
-    kernel = np.asarray(kernel, dtype=x.dtype)
+    kernel = _check_arguments(x, kernel, check_preconcat_kernel_size)
     out = _check_out(out, x.shape, x.dtype, x.shape[-2:])
     np.add(x, _convolve2d(x, kernel), out=out)
     return out

@@ -313,7 +313,26 @@ def test_resolve_workers_counts_back_from_the_cores():
 
 
 def test_out_errors():
-    with pytest.raises(ValueError, match=r"^out must be a float64 array of shape \(1, 'h', 'w'\) with h <= 4 and w <= 6; got float64 \(1, 5, 6\)$"):
+    with pytest.raises(ValueError, match=r"^out must be a float64 array of shape \(1, h, w\) with h <= 4 and w <= 6; got float64 \(1, 5, 6\)$"):
         ops.upsample_separable(np.ones((1, 2, 3)), [0.25, 0.75, 0.75, 0.25], out=np.empty((1, 5, 6)))
     with pytest.raises(ValueError, match=r"^out must be a float64 array .*; got float32 \(1, 2, 3\)$"):
         ops.preconcat_separable(np.ones((1, 2, 3)), [1.0], out=np.empty((1, 2, 3), np.float32))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ops.upsample_separable([[1.0]], [0.25, 0.75, 0.75, 0.25]), TypeError,
+     r"^x must be a float32 or float64 ndarray; got list$"),
+    (lambda: ops.preconcat_dense(np.ones((2, 2), int), [1.0]), TypeError,
+     r"^x must be a float32 or float64 ndarray; got ndarray of int64$"),
+    (lambda: ops.upsample_dense(np.ones(3), [0.25, 0.75, 0.75, 0.25]), ValueError,
+     r"^x must have at least 2 dimension\(s\); got shape \(3,\)$"),
+    (lambda: ops.upsample_1d(np.ones(3), [0.5, 1.0, 0.5]), ValueError,
+     r"^len\(kernel\) must be even and >= 4; got 3$"),
+    (lambda: ops.preconcat_separable(np.ones((2, 2)), [1.0, 1.0]), ValueError,
+     r"^len\(kernel\) must be odd and >= 1; got 2$"),
+    (lambda: ops.preconcat_separable(np.ones((2, 2)), [[1.0]]), ValueError,
+     r"^kernel must be 1-D; got shape \(1, 1\)$"),
+])
+def test_s10_ops_argument_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
