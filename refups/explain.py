@@ -10,7 +10,7 @@ output y (2n = 6 samples)       : 1 1.25 1.75 2.5 3.5 4
 
 import numpy as np
 
-from .kernels import half_kernel_size, initial_ups_half_kernel, symmetric_kernel
+from .kernels import initial_ups_half_kernel, symmetric_kernel
 from .upsampling import Upsampling
 
 __all__ = ["explain_1d", "explain_2d", "explain_pyramid"]
@@ -113,7 +113,7 @@ def explain_pyramid(shapes=((1, 1, 7, 9), (1, 1, 4, 5), (1, 2, 2, 3)), ups_k_siz
     """Each transition of S6 on a small pyramid of ramps, with shapes and filters.
 
     >>> print(explain_pyramid().splitlines()[0])
-    S6 on 3 levels, level 0 finest: Upsampling(ups_k_size=8, ups_preconcat_k_size=7, n_ups_kernel=1, n_ups_preconcat_kernel=2)
+    S6 on 3 levels, level 0 finest: Upsampling(ups_k_size=8, ups_preconcat_k_size=7, ...)
     """
     latents = [np.arange(np.prod(shape), dtype=np.float64).reshape(shape) for shape in shapes]
     up = Upsampling(ups_k_size, ups_preconcat_k_size, n_ups_kernel, n_ups_preconcat_kernel)

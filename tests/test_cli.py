@@ -182,7 +182,8 @@ def test_run_reads_a_torch_state_dict(user_data, capsys):
     ("bad-suffix", r"p\.txt: must end in \.json, \.npz or \.pt; got '\.txt'$"),
     ("wrong-shape", r"latents\[1\] must be at least half the size of latents\[0\]"),
     ("unknown-param", r"params must match this Upsampling.*unexpected \['conv2ds\.0\.scale'\]"),
-    ("explicit-size", r"conv_transpose2ds\.0\.parametrizations\.weight\.original must have shape \(4,\); got shape \(3,\)"),
+    ("explicit-size",
+     r"conv_transpose2ds\.0\.parametrizations\.weight\.original must have shape \(4,\); got shape \(3,\)"),
     ("pickled-npz", r"p\.npz: holds pickled objects"),
 ])
 def test_run_bad_inputs_exit_2_with_one_line(user_data, capsys, change, pattern):

@@ -3,6 +3,7 @@
 import pathlib
 import re
 
+import numpy as np
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 
@@ -17,7 +18,18 @@ def test_property_testing_page_example_runs():
     exec(compile(source, "property-testing.md", "exec"), namespace)
     tests = [name for name in namespace if name.startswith("test_")]
     assert tests == ["test_my_upsampling_matches_the_reference", "test_with_at_most_one_channel_per_level"]
-    import numpy as np
     namespace["test_my_upsampling_matches_the_reference"](np.float64)
     namespace["test_my_upsampling_matches_the_reference"](np.float32)
     namespace["test_with_at_most_one_channel_per_level"]()
+
+
+def test_readme_example_runs_and_says_what_it_does():
+    readme = (DOCS.parent / "README.md").read_text()
+    (source,) = re.findall(r"```python\n(.*?)```", readme, re.S)
+    namespace = {}
+    exec(compile(source, "README.md", "exec"), namespace)
+    assert namespace["dense"].shape == (1, 7, 64, 64)  # as its comment says
+    assert namespace["dense"].dtype == np.float64
+    assert len(namespace["steps"]) == 6
+    assert list(namespace["params"])[0] == "conv_transpose2ds.0.bias"
+    np.testing.assert_allclose(namespace["dense_train"], namespace["dense"], rtol=1e-12, atol=1e-12)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import kernel_from
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -11,8 +12,6 @@ from refups import ops
 from refups.cli import main
 from refups.explain import _steps_1d, explain_1d, explain_2d, explain_pyramid
 from refups.testing import half_kernels, ups_kernel_sizes
-
-from helpers import kernel_from
 
 
 def test_s4_explain_without_arguments_is_the_worked_example(capsys):

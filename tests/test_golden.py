@@ -4,7 +4,6 @@ and verification (SPEC S1-S9 as observed in outputs)."""
 import json
 import pathlib
 import re
-import shutil
 
 import numpy as np
 import pytest

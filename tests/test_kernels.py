@@ -19,7 +19,6 @@ from refups.kernels import (
 )
 from refups.testing import half_kernels
 
-
 # -- S1 ----------------------------------------------------------------------
 
 def test_s1_even_example():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 import scipy.signal
+from helpers import kernel_from, rounding_atol
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -14,8 +15,6 @@ from refups.kernels import initial_preconcat_half_kernel, initial_ups_half_kerne
 from refups.layers import UpsamplingSeparableSymmetricConv2d, UpsamplingSeparableSymmetricConvTranspose2d
 from refups.naive import preconcat_naive, upsample_naive
 from refups.testing import channel_stacks, half_kernels, preconcat_kernel_sizes, ups_kernel_sizes
-
-from helpers import rounding_atol, kernel_from
 
 
 def kernels(sizes, **kwargs):
@@ -313,7 +312,8 @@ def test_resolve_workers_counts_back_from_the_cores():
 
 
 def test_out_errors():
-    with pytest.raises(ValueError, match=r"^out must be a float64 array of shape \(1, h, w\) with h <= 4 and w <= 6; got float64 \(1, 5, 6\)$"):
+    message = r"^out must be a float64 array of shape \(1, h, w\) with h <= 4 and w <= 6; got float64 \(1, 5, 6\)$"
+    with pytest.raises(ValueError, match=message):
         ops.upsample_separable(np.ones((1, 2, 3)), [0.25, 0.75, 0.75, 0.25], out=np.empty((1, 5, 6)))
     with pytest.raises(ValueError, match=r"^out must be a float64 array .*; got float32 \(1, 2, 3\)$"):
         ops.preconcat_separable(np.ones((1, 2, 3)), [1.0], out=np.empty((1, 2, 3), np.float32))

@@ -32,7 +32,8 @@ def test_s6_s7_module_equals_loop_transcription(latents, up, training):
     assert_allclose(out, reference(up, latents), rtol=1e-12, atol=atol_for(latents, up))
 
 
-@given(latent_pyramids(max_levels=5, max_side=40, max_channels=2), upsamplings(max_ups_k_size=16, max_preconcat_k_size=15))
+@given(latent_pyramids(max_levels=5, max_side=40, max_channels=2),
+       upsamplings(max_ups_k_size=16, max_preconcat_k_size=15))
 def test_s7_separable_and_dense_modules_agree(latents, up):
     separable = up.eval()(latents)
     dense = up.train()(latents)

@@ -4,6 +4,7 @@ passes correct implementations and catches every mutant (refups.testing)."""
 import functools
 import re
 
+import mutants
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -24,8 +25,6 @@ from refups.testing import (
     ups_kernel_sizes,
     upsamplings,
 )
-
-import mutants
 
 # -- meta tests: strategies give what the reference accepts ------------------------------
 
