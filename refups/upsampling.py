@@ -29,7 +29,7 @@ from .ops import resolve_workers
 __all__ = ["Transition", "Upsampling", "UpsamplingTrace"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare fields explicitly
 class Transition:
     """What one step of the S6 loop computed, for debugging and teaching.
 
@@ -59,7 +59,7 @@ class Transition:
     output: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare fields explicitly
 class UpsamplingTrace:
     """A forward pass with its intermediates: ``output`` and one :class:`Transition` per step."""
 

@@ -224,3 +224,14 @@ def test_load_npy_rejects_pickles_and_non_numbers(tmp_path):
     (tmp_path / "junk.npy").write_bytes(b"not an array")
     with pytest.raises(FileError, match=r"junk\.npy: is not a valid \.npy file"):
         load_npy(tmp_path / "junk.npy")
+
+
+def test_committed_manifest_names_the_current_generator():
+    # Provenance: the hash in manifest.json is that of the code that made the
+    # suite. After changing any of golden.GENERATOR_SOURCES, regenerate with
+    # `refups golden --out data/golden --force` (test_committed_suite_equals_a_fresh_generation
+    # then shows whether the data changed too).
+    manifest = json.loads((COMMITTED / "manifest.json").read_text())
+    assert manifest["generator_sha256"] == golden._generator_hash()
+    assert manifest["refups_version"] == golden.__version__
+    assert manifest["n_cases"] == len(manifest["cases"]) == len(CASES)
