@@ -151,9 +151,11 @@ def channel_stacks(*, min_side=1, max_side=12, max_channels=3, integer_valued=Fa
 
 
 @st.composite
-def _pyramids(draw, levels, side, batch, channels, odd_sizes, elements, dtype):
+def _pyramids(draw, levels, side, batch, channels, odd_sizes, elements, dtype, image_size):
     L = draw(st.integers(*levels))
-    if odd_sizes:
+    if image_size is not None:
+        H, W = image_size
+    elif odd_sizes:
         H, W = draw(st.integers(*side)), draw(st.integers(*side))
     else:
         # Sides divisible by 2^(L-1): every level is exactly half the one above.
@@ -172,12 +174,14 @@ def _pyramids(draw, levels, side, batch, channels, odd_sizes, elements, dtype):
 def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
                     min_batch=1, max_batch=2, min_channels=1, max_channels=2,
                     odd_sizes=True, integer_valued=False, max_value=100.0,
-                    dtype=np.float64):
+                    dtype=np.float64, image_size=None):
     """Latent pyramids ``[y_0, ..., y_{L-1}]``, ``y_i`` of shape ``(B, C_i, H_i, W_i)`` (S6.7).
 
     Level 0 is the finest, ``H_{i+1} = ceil(H_i / 2)`` and likewise for ``W``.
-    ``odd_sizes=False`` keeps every side even down to the coarsest level;
-    ``min_channels=0`` allows levels without channels (S6.4).
+    ``image_size=(H, W)`` fixes level 0's size (the image's); otherwise sides
+    are drawn in ``[min_side, max_side]``, and ``odd_sizes=False`` keeps every
+    side even down to the coarsest level. ``min_channels=0`` allows levels
+    without channels (S6.4).
 
     Examples
     --------
@@ -193,10 +197,15 @@ def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
     _check_bounds("batch", min_batch, max_batch, 0)
     _check_bounds("channels", min_channels, max_channels, 0)
     dtype = _check_dtype(dtype)
+    if image_size is not None:
+        if (len(image_size) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
+                                        for s in image_size)):
+            raise ValueError(f"image_size must be a pair of integers >= 1 (H, W); got {image_size!r}")
+        image_size = tuple(int(s) for s in image_size)
     elements = _elements(dtype, integer_valued=integer_valued, dyadic=False, max_value=max_value)
     return _pyramids(
         (min_levels, max_levels), (min_side, max_side), (min_batch, max_batch),
-        (min_channels, max_channels), odd_sizes, elements, dtype,
+        (min_channels, max_channels), odd_sizes, elements, dtype, image_size,
     )
 
 

@@ -129,10 +129,12 @@ class Upsampling(Module):
 
     @property
     def n_ups_kernel(self):
+        """Number of upsampling filters, ``len(conv_transpose2ds)``."""
         return len(self.conv_transpose2ds)
 
     @property
     def n_ups_preconcat_kernel(self):
+        """Number of pre-concatenation filters, ``len(conv2ds)``."""
         return len(self.conv2ds)
 
     def _children(self):

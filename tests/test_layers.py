@@ -6,7 +6,7 @@ import pytest
 import scipy.ndimage
 import scipy.signal
 from helpers import kernel_from, rounding_atol
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -68,6 +68,18 @@ def test_s5_s7_preconcat_separable_dense_naive_agree(x, kernel):
     atol = rounding_atol(x, kernel)
     assert_allclose(ops.preconcat_separable(x, kernel), naive, rtol=1e-12, atol=atol)
     assert_allclose(ops.preconcat_dense(x, kernel), naive, rtol=1e-12, atol=atol)
+
+
+@settings(max_examples=6)
+@given(channel_stacks(min_side=20, max_side=40, max_channels=1), kernels(ups_kernel_sizes(max_size=8)),
+       kernels(preconcat_kernel_sizes(max_size=7)))
+def test_s4_s5_large_sizes_against_the_loop_transcription(x, ups, pre):
+    # The loop transcription is slow, so only a few large cases; the fast paths
+    # meet it on small sizes in hundreds of cases above.
+    assert_allclose(ops.upsample_separable(x, ups), upsample_naive(x[0], ups)[None],
+                    rtol=1e-12, atol=rounding_atol(x, ups))
+    assert_allclose(ops.preconcat_separable(x, pre), preconcat_naive(x[0], pre)[None],
+                    rtol=1e-12, atol=rounding_atol(x, pre))
 
 
 @given(channel_stacks(max_side=40, max_channels=2), ups_kernels)

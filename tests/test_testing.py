@@ -54,6 +54,11 @@ def test_even_pyramids_halve_exactly(latents):
         assert fine.shape[2] == 2 * coarse.shape[2] and fine.shape[3] == 2 * coarse.shape[3]
 
 
+@given(latent_pyramids(image_size=(7, 12), min_levels=3, max_levels=3))
+def test_pyramids_for_a_given_image_size(latents):
+    assert [y.shape[2:] for y in latents] == [(7, 12), (4, 6), (2, 3)]
+
+
 @given(latent_pyramids(integer_valued=True, dtype=np.float32))
 def test_integer_valued_pyramids(latents):
     for y in latents:
@@ -81,11 +86,23 @@ def test_channel_stacks_shapes(x):
     (lambda: latent_pyramids(min_levels=0), ValueError, r"^min_levels must be >= 1; got min_levels=0$"),
     (lambda: latent_pyramids(dtype=np.int32), ValueError, r"^dtype must be float32 or float64; got int32$"),
     (lambda: half_kernels(4, max_value=0), ValueError, r"^max_value must be > 0; got 0$"),
+    (lambda: latent_pyramids(image_size=(0, 4)), ValueError,
+     r"^image_size must be a pair of integers >= 1 \(H, W\); got \(0, 4\)$"),
     (lambda: upsamplings(min_kernels=3, max_kernels=1), ValueError, r"^min_kernels must be <= max_kernels"),
 ])
 def test_strategy_arguments_are_checked_up_front(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_import_refups_never_needs_hypothesis():
+    import subprocess
+    import sys
+
+    code = ("import sys, refups, refups.cli, refups.golden, refups.explain; "
+            "print('hypothesis' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 # -- error bounds and the assertion ----------------------------------------------------
