@@ -247,3 +247,18 @@ def test_forward_is_identical_bit_for_bit_whatever_the_workers(latents, up, work
     assert_array_equal(up(latents, workers=workers), single)
     assert_array_equal(up(latents), single)
     assert_array_equal(up.trace(latents, workers=workers).output, single)
+
+
+def test_s8_set_param_takes_coolchic_style_torch_tensors():
+    torch = pytest.importorskip("torch")
+    up = Upsampling(8, 7, 2, 2)
+    # As Cool-chic holds them: float32 tensors, possibly requiring gradients.
+    params = {name: torch.tensor(value, dtype=torch.float32, requires_grad=True)
+              for name, value in up.get_param().items()}
+    up.set_param(params)
+    weight = up.conv_transpose2ds[1].weight
+    assert weight.dtype == np.float64
+    assert_array_equal(weight, np.float32([0.0351562, 0.1054687, -0.2617187, -0.8789063]).astype(np.float64))
+    # ... within half a float32 ulp of the S3 literals, about 1e-9 to 1e-8 away (S9).
+    literals = np.array([0.0351562, 0.1054687, -0.2617187, -0.8789063])
+    assert np.all(np.abs(weight - literals) <= np.finfo(np.float32).eps / 2 * np.abs(literals))
