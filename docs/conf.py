@@ -18,4 +18,5 @@ napoleon_numpy_docstring = True
 autodoc_member_order = "bysource"
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
+html_theme_options = {"page_width": "1180px", "sidebar_width": "220px"}
 html_static_path = ["_static"]
