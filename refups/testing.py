@@ -428,7 +428,11 @@ def check_implementation(candidate, *, dtype=np.float64, max_examples=100, pyram
         Number of drawn cases (hypothesis ``max_examples``).
     pyramids, modules : strategy, optional
         Override :func:`latent_pyramids` (default: up to 5 levels, sides up to
-        16, batch up to 2, 0 to 2 channels per level) and :func:`upsamplings`.
+        16, batch up to 2, 1 to 2 channels per level in half the draws and 0 to
+        2 in the other half) and :func:`upsamplings` (default: kernel sizes up
+        to 12 and 9, 1 to 3 filters of each kind). Three fixed cases always
+        run first: one level (S6.5), an empty level (S6.4), and five levels
+        of odd sizes with 2 and 3 distinct filters (S6.2, S6.3, S6.7).
     derandomize : bool
         Draw the same cases on every run.
     shrink : bool
@@ -442,19 +446,26 @@ def check_implementation(candidate, *, dtype=np.float64, max_examples=100, pyram
     __tracebackhide__ = True
     dtype = _check_dtype(dtype)
     if pyramids is None:
-        pyramids = latent_pyramids(max_levels=5, max_side=16, max_batch=2, min_channels=0,
-                                   max_channels=2, max_value=10.0, dtype=dtype)
+        # Half the draws may hold levels without channels (S6.4); the other half
+        # never stop early, so that long chains of transitions are common too.
+        pyramids = st.one_of(*(
+            latent_pyramids(max_levels=5, max_side=16, max_batch=2, min_channels=low,
+                            max_channels=2, max_value=10.0, dtype=dtype)
+            for low in (1, 0)))
     if modules is None:
-        modules = upsamplings(max_ups_k_size=12, max_preconcat_k_size=9, max_kernels=4)
+        modules = upsamplings(max_ups_k_size=12, max_preconcat_k_size=9, max_kernels=3)
 
     phases = tuple(Phase) if shrink else tuple(p for p in Phase if p != Phase.shrink)
 
     @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
               phases=phases, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(latents=pyramids, up=modules)
-    @example(latents=[np.ones((1, 1, 3, 3), dtype)], up=_fixed_module())           # S6.5
-    @example(latents=[np.arange(9, dtype=dtype).reshape(1, 1, 3, 3), np.zeros((1, 0, 2, 2), dtype),
-                      np.full((1, 1, 1, 1), 5, dtype)], up=_fixed_module())        # S6.4
+    @example(latents=[np.ones((1, 1, 3, 3), dtype)], up=_fixed_module(1, 1))               # S6.5
+    @example(latents=_fixed_pyramid([(1, 1, 3, 3), (1, 0, 2, 2), (1, 1, 1, 1)], dtype),
+             up=_fixed_module(1, 1))                                                      # S6.4
+    @example(latents=_fixed_pyramid([(1, 1, 13, 15), (1, 1, 7, 8), (1, 1, 4, 4), (1, 1, 2, 2),
+                                     (1, 2, 1, 1)], dtype),
+             up=_fixed_module(2, 3))                                           # S6.2, S6.3, S6.7
     def run(latents, up):
         __tracebackhide__ = True
         config = {"ups_k_size": up.ups_k_size, "ups_preconcat_k_size": up.ups_preconcat_k_size,
@@ -471,12 +482,20 @@ def check_implementation(candidate, *, dtype=np.float64, max_examples=100, pyram
     run()
 
 
-def _fixed_module():
+def _fixed_module(n_ups, n_pre):
+    """A small module whose filters all differ, so that using the wrong one shows."""
     from .upsampling import Upsampling
 
-    up = Upsampling(4, 3, 1, 1)
+    up = Upsampling(4, 3, n_ups, n_pre)
     params = up.get_param()
-    params["conv_transpose2ds.0.parametrizations.weight.original"] = np.array([-0.25, 0.5])
-    params["conv2ds.0.parametrizations.weight.original"] = np.array([0.5, 0.25])
+    for i in range(n_ups):
+        params[f"conv_transpose2ds.{i}.parametrizations.weight.original"] = np.array([-0.25 + 0.125 * i, 0.5])
+    for j in range(n_pre):
+        params[f"conv2ds.{j}.parametrizations.weight.original"] = np.array([0.5 - 0.125 * j, 0.25])
     up.set_param(params)
     return up
+
+
+def _fixed_pyramid(shapes, dtype):
+    """Deterministic, uneven integer values (multiples 7 mod 11, centred)."""
+    return [(np.arange(np.prod(shape)) * 7 % 11 - 5).astype(dtype).reshape(shape) for shape in shapes]
