@@ -28,7 +28,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .golden import ulp_distance
 from .kernels import half_kernel_size
+from .upsampling import Upsampling
 
 __all__ = [
     "assert_upsampling_close",
@@ -211,8 +213,6 @@ def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
 
 @st.composite
 def _upsamplings(draw, ups_sizes, preconcat_sizes, counts, dyadic, max_value):
-    from .upsampling import Upsampling  # local: keep this module's imports light
-
     up = Upsampling(draw(ups_sizes), draw(preconcat_sizes), draw(counts), draw(counts))
     params = up.get_param()
     for name, value in params.items():
@@ -249,7 +249,6 @@ def upsamplings(*, min_ups_k_size=4, max_ups_k_size=12, min_preconcat_k_size=1,
     )
 
 
-
 # -- comparing dense tensors -------------------------------------------------------
 
 def error_bounds(up, latents, dtype):
@@ -276,14 +275,11 @@ def error_bounds(up, latents, dtype):
 
     Examples
     --------
-    >>> from refups import Upsampling
     >>> up = Upsampling(4, 1, 1, 1)
     >>> bound = error_bounds(up, [np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 1))], np.float32)
     >>> bound.shape, bool(np.all(bound < 1e-4))
     ((1, 2, 2, 2), True)
     """
-    from .upsampling import Upsampling
-
     magnitude = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel,
                            up.n_ups_preconcat_kernel)
     magnitude.set_param({name: np.abs(value) for name, value in up.get_param().items()})
@@ -349,8 +345,6 @@ def assert_upsampling_close(actual, expected, *, dtype=None, atol=None, rtol=0.0
     bad &= ~(np.isnan(actual) & np.isnan(expected))
     if not bad.any():
         return
-    from .golden import ulp_distance
-
     first = tuple(int(i) for i in np.argwhere(bad)[0])
     header = (f"{where + ': ' if where else ''}{int(bad.sum())} element(s) differ; first at "
               f"{_location(first, channels)}: actual {float(actual[first])!r}, expected {float(expected[first])!r}; "
@@ -379,8 +373,6 @@ def reference_implementation(latents, params, config):
     >>> reference_implementation(latents, params, config)[0, :, 0, 0]
     array([1., 3.])
     """
-    from .upsampling import Upsampling
-
     up = Upsampling(**config)
     up.set_param(params)
     return up(latents)
@@ -484,8 +476,6 @@ def check_implementation(candidate, *, dtype=np.float64, max_examples=100, pyram
 
 def _fixed_module(n_ups, n_pre):
     """A small module whose filters all differ, so that using the wrong one shows."""
-    from .upsampling import Upsampling
-
     up = Upsampling(4, 3, n_ups, n_pre)
     params = up.get_param()
     for i in range(n_ups):
