@@ -46,7 +46,8 @@ get_param() names, SPEC S8); give the kernel sizes explicitly when a kind has
 no filter.
 
 example:
-  refups run --params params.json --latents y0.npy y1.npy y2.npy --out dense.npy""",
+  refups run --params params.json --latents y0.npy y1.npy y2.npy --out dense.npy
+  refups run --params model.pt --prefix upsampling. --latents y*.npy --out dense.npy""",
 }
 
 
@@ -91,6 +92,9 @@ def _parser():
     run.add_argument("--ups-preconcat-k-size", type=int, help="pre-concatenation kernel size (default: inferred)")
     run.add_argument("--dtype", choices=["float32", "float64"], help="computation dtype (default: the latents')")
     run.add_argument("--dense", action="store_true", help="use the dense 2-D path (Cool-chic's training mode)")
+    run.add_argument("--prefix", default="", metavar="PREFIX",
+                     help="use only the parameters whose names start with PREFIX, without it "
+                          "(e.g. 'upsampling.' in a whole model's state dict)")
     return parser
 
 
@@ -173,6 +177,11 @@ def _cmd_run(args):
     from .upsampling import Upsampling
 
     params = load_params(args.params)
+    if args.prefix:
+        params = {name[len(args.prefix):]: value for name, value in params.items()
+                  if name.startswith(args.prefix)}
+        if not params:
+            raise FileError(args.params, f"has no parameter whose name starts with {args.prefix!r}")
     latents = [load_npy(path) for path in args.latents]
     up = Upsampling(*config_from_params(params, args.ups_k_size, args.ups_preconcat_k_size))
     up.set_param(params)

@@ -176,6 +176,20 @@ def test_run_reads_a_torch_state_dict(user_data, capsys):
     assert_array_equal(np.load(tmp_path / "o.npy"), up(latents))
 
 
+def test_run_selects_parameters_by_prefix(user_data, capsys):
+    up, latents, paths, tmp_path = user_data
+    model = {f"upsampling.{name}": value for name, value in up.get_param().items()}
+    model["synthesis.layers.0.weight"] = np.ones((3, 3))  # another module of the model
+    np.savez(tmp_path / "model.npz", **model)
+    status, _, _ = run(capsys, "run", "--params", tmp_path / "model.npz", "--prefix", "upsampling.",
+                       "--latents", *paths, "--out", tmp_path / "o.npy")
+    assert status == 0
+    assert_array_equal(np.load(tmp_path / "o.npy"), up(latents))
+    status, _, err = run(capsys, "run", "--params", tmp_path / "model.npz", "--prefix", "decoder.",
+                         "--latents", *paths, "--out", tmp_path / "o.npy")
+    assert_one_line_error(status, err, r"model\.npz: has no parameter whose name starts with 'decoder\.'$")
+
+
 @pytest.mark.parametrize("change, pattern", [
     ("missing-latent", r"y9\.npy: no such file$"),
     ("bad-json", r"p\.json: is not valid JSON"),
