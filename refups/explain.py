@@ -25,7 +25,12 @@ def _row(values, width=0):
 
 
 def _kernel(half, k):
-    half = np.asarray(initial_ups_half_kernel(k) if half is None else half, dtype=np.float64)
+    """``(half, full kernel, k)``: the initial half-kernel of size ``k`` (default 4)
+    when ``half`` is None, else ``half`` with ``k = 2 len(half)`` unless given."""
+    if half is None:
+        k = 4 if k is None else k
+        half = initial_ups_half_kernel(k)
+    half = np.asarray(half, dtype=np.float64)
     k = 2 * len(half) if k is None else k
     return half, symmetric_kernel(half, k), k
 
@@ -50,7 +55,7 @@ def explain_1d(x, half=None, k=None):
     right below the value it is cut from.
     """
     x = np.asarray(x, dtype=np.float64).ravel()
-    half, kernel, k = _kernel(half, k if half is not None else (k or 4))
+    half, kernel, k = _kernel(half, k)
     xp, s, full, y = _steps_1d(x, kernel)
     P, C = k // 2, 3 * k // 2 - 1
     cells = [_fmt(v) for v in np.concatenate([x, xp, s, full])]
@@ -89,7 +94,7 @@ def explain_2d(x, half=None, k=None):
     from scipy import signal
 
     x = np.asarray(x, dtype=np.float64)
-    half, kernel, k = _kernel(half, k if half is not None else (k or 4))
+    half, kernel, k = _kernel(half, k)
     P, C = k // 2, 3 * k // 2 - 1
     H, W = x.shape
     xp = np.pad(x, P, mode="edge")

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import copy_expected
 from numpy.testing import assert_array_equal
 
 from refups import Upsampling
@@ -20,15 +21,6 @@ FEW = CASES[:4]
 @pytest.fixture()
 def suite(tmp_path):
     return write_suite(tmp_path / "golden", cases=FEW)
-
-
-def perfect_candidate(suite, out):
-    for case in FEW:
-        (out / case.id).mkdir(parents=True)
-        for path in (suite / case.id).glob("*.npy"):
-            if path.name.startswith(("transition_", "output")):
-                (out / case.id / path.name).write_bytes(path.read_bytes())
-    return out
 
 
 def run(capsys, *argv):
@@ -53,7 +45,7 @@ def test_golden_writes_and_refuses_to_overwrite(tmp_path, capsys):
 
 
 def test_verify_pass_fail_and_json(suite, tmp_path, capsys):
-    candidate = perfect_candidate(suite, tmp_path / "cand")
+    candidate = copy_expected(suite, tmp_path / "cand")
     status, out, _ = run(capsys, "verify", candidate, "--golden", suite, "--json", tmp_path / "r.json")
     assert status == 0 and out.rstrip().endswith("verify: 4 passed, 0 failed")
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is True
@@ -70,7 +62,7 @@ def test_verify_pass_fail_and_json(suite, tmp_path, capsys):
 
 
 def test_verify_missing_output_is_a_failure_not_an_error(suite, tmp_path, capsys):
-    candidate = perfect_candidate(suite, tmp_path / "cand")
+    candidate = copy_expected(suite, tmp_path / "cand")
     (candidate / FEW[0].id / "output.npy").unlink()
     status, out, _ = run(capsys, "verify", candidate, "--golden", suite)
     assert status == 1 and "missing" in out
@@ -87,7 +79,7 @@ def test_verify_missing_output_is_a_failure_not_an_error(suite, tmp_path, capsys
     ("dtype", r"\.npy: has dtype float64; --dtype says float32$"),
 ])
 def test_verify_bad_inputs_exit_2_with_one_line(suite, tmp_path, capsys, breakage, pattern):
-    candidate = perfect_candidate(suite, tmp_path / "cand")
+    candidate = copy_expected(suite, tmp_path / "cand")
     output = candidate / FEW[0].id / "output.npy"
     extra = []
     if breakage == "corrupt":

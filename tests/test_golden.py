@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers import copy_expected
 from numpy.testing import assert_allclose, assert_array_equal
 
 from refups import golden
@@ -131,15 +132,7 @@ def suite_copy(tmp_path):
 
 
 def candidate_from(suite, tmp_path, dtype=np.float64):
-    """A candidate that copies the expected files (a perfect implementation)."""
-    out = tmp_path / "candidate"
-    for case_dir in suite.iterdir():
-        if case_dir.is_dir():
-            (out / case_dir.name).mkdir(parents=True)
-            for path in case_dir.glob("*.npy"):
-                if path.name.startswith(("transition_", "output")):
-                    np.save(out / case_dir.name / path.name, np.load(path).astype(dtype))
-    return out
+    return copy_expected(suite, tmp_path / "candidate", dtype)
 
 
 def test_verify_passes_on_the_suite_itself(suite_copy, tmp_path):
