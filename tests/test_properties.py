@@ -3,11 +3,15 @@
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_array_equal
 
 from refups import Upsampling
 from refups.naive import upsampling_naive
-from refups.testing import latent_pyramids, upsamplings
+from refups.testing import assert_upsampling_close, error_bounds, latent_pyramids, upsamplings
+
+# Tolerances are refups.testing.error_bounds: per element, from the dtype and
+# the kernels (its derivation is in its docstring), so these tests also check
+# that the bound holds between every pair of correct computations.
 
 
 def reference(up, latents):
@@ -15,21 +19,12 @@ def reference(up, latents):
                             [layer.kernel for layer in up.conv2ds])
 
 
-def atol_for(values, up, dtype=np.float64):
-    """64 ulps of a bound on every intermediate: max|y| times the largest kernel gain
-    per transition, compounded over the transitions."""
-    gain = max([float(np.sum(np.abs(layer.kernel))) ** 2 + 1
-                for layer in up.conv_transpose2ds + up.conv2ds] + [1.0])
-    bound = max([float(np.max(np.abs(y), initial=1.0)) for y in values])
-    return 64 * np.finfo(dtype).eps * bound * gain ** len(values)
-
-
 @given(latent_pyramids(max_levels=4, max_side=12, max_channels=2, min_channels=0), upsamplings(),
        st.booleans())
 def test_s6_s7_module_equals_loop_transcription(latents, up, training):
     up.train(training)
     out = up(latents)
-    assert_allclose(out, reference(up, latents), rtol=1e-12, atol=atol_for(latents, up))
+    assert_upsampling_close(out, reference(up, latents), atol=error_bounds(up, latents, np.float64))
 
 
 @given(latent_pyramids(max_levels=5, max_side=40, max_channels=2),
@@ -37,7 +32,7 @@ def test_s6_s7_module_equals_loop_transcription(latents, up, training):
 def test_s7_separable_and_dense_modules_agree(latents, up):
     separable = up.eval()(latents)
     dense = up.train()(latents)
-    assert_allclose(separable, dense, rtol=1e-12, atol=atol_for(latents, up))
+    assert_upsampling_close(separable, dense, atol=error_bounds(up, latents, np.float64))
 
 
 @given(latent_pyramids(max_levels=4, max_side=16, max_value=10.0), upsamplings())
@@ -47,7 +42,7 @@ def test_s9_float32_mode_close_to_float64(latents, up):
     # The float64 run on the same float32-rounded inputs and parameters.
     up.set_param({name: value.astype(np.float32) for name, value in up.get_param().items()})
     out64 = up([y.astype(np.float32).astype(np.float64) for y in latents])
-    assert_allclose(out32, out64, rtol=1e-5, atol=atol_for(latents, up, np.float32))
+    assert_upsampling_close(out32, out64, atol=error_bounds(up, latents, np.float32))
 
 
 @given(latent_pyramids(max_levels=3, max_side=10, integer_valued=True, max_value=50.0),
@@ -64,8 +59,9 @@ def test_s9_integer_latents_and_dyadic_kernels_are_exact(latents, up):
 def test_module_commutes_with_flips_on_even_sizes(latents, up, axis):
     # With every side even, no crop happens, and symmetric kernels commute with
     # flipping an axis of every level.
-    flipped = up([np.flip(y, axis) for y in latents])
-    assert_allclose(flipped, np.flip(up(latents), axis), rtol=1e-12, atol=atol_for(latents, up))
+    flipped_latents = [np.flip(y, axis) for y in latents]
+    assert_upsampling_close(up(flipped_latents), np.flip(up(latents), axis),
+                            atol=error_bounds(up, flipped_latents, np.float64))  # the bound, flipped too
 
 
 @given(latent_pyramids(min_levels=2, max_levels=4, max_side=12), upsamplings(), st.floats(-3, 3), st.floats(-3, 3))
@@ -73,7 +69,10 @@ def test_module_is_linear(latents, up, a, b):
     other = [np.roll(y, 1, axis=-1) for y in latents]
     combined = up([a * y + b * z for y, z in zip(latents, other)])
     scaled = [np.abs(a * y) + np.abs(b * z) for y, z in zip(latents, other)]
-    assert_allclose(combined, a * up(latents) + b * up(other), rtol=1e-12, atol=atol_for(scaled, up))
+    # Three forwards round independently (plus the final scale and add, in float64).
+    bound = (error_bounds(up, scaled, np.float64) + abs(a) * error_bounds(up, latents, np.float64)
+             + abs(b) * error_bounds(up, other, np.float64))
+    assert_upsampling_close(combined, a * up(latents) + b * up(other), atol=bound, rtol=4e-16)
 
 
 @given(latent_pyramids(max_levels=4, max_side=10), upsamplings())
