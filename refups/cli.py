@@ -5,6 +5,7 @@ Every problem with the user's input is one line on stderr,
 """
 
 import argparse
+import math
 import pathlib
 import re
 import sys
@@ -22,14 +23,22 @@ example:
     "verify": """\
 CANDIDATE holds one folder per case id with your implementation's output.npy
 (and, optionally, transition_<idx>.upsampled.npy / .prefiltered.npy), float32
-or float64, computed from the suite's latent_<i>.npy and params.json.
+or float64, computed from the suite's latent_<i>.npy and params.json (or
+case.txt). With --run, refups runs COMMAND on every selected case first:
+{case} becomes the case folder, {out} the folder CANDIDATE/<case id> where
+the command writes output.npy. A crash, a timeout or a missing output fails
+that case only.
 
-exit status: 0 all cases pass, 1 some case fails, 2 unreadable input.
+--select and --skip take case ids, flags or clause ids (S6 also matches
+S6.1 ... S6.7), comma-separated or repeated; --list-profiles and --list-flags
+describe them.
+
+exit status: 0 every case run passes, 1 some case fails, 2 unusable input.
 
 example:
-  refups golden --out golden
-  my-implementation golden mine          # writes mine/<case id>/output.npy
-  refups verify mine --golden golden --json report.json""",
+  refups verify mine --profile coolchic
+  refups verify out --profile bitstream --run './decoder {case} {out}' --timeout 30
+  refups verify mine --select phase_k2mod4,S6.4 --json report.json""",
     "explain": """\
 Without arguments: the worked example of SPEC S4, (1, 2, 4) with the k = 4
 bilinear kernel, giving 1 1.25 1.75 2.5 3.5 4.
@@ -68,12 +77,24 @@ def _parser():
     golden.add_argument("--force", action="store_true", help="replace a non-empty folder")
 
     verify = add("verify", "Check a candidate implementation's outputs against the golden suite.")
-    verify.add_argument("candidate", type=pathlib.Path, metavar="CANDIDATE")
+    verify.add_argument("candidate", type=pathlib.Path, metavar="CANDIDATE", nargs="?")
     verify.add_argument("--golden", type=pathlib.Path, metavar="DIR",
                         help="suite folder (default: the committed suite, else one generated in memory)")
+    verify.add_argument("--profile", default="full", metavar="NAME",
+                        help="run the cases of this profile: full (default), coolchic, bitstream")
+    verify.add_argument("--select", action="append", default=[], metavar="TOKENS",
+                        help="run only cases matching a case id, flag or clause id")
+    verify.add_argument("--skip", action="append", default=[], metavar="TOKENS",
+                        help="do not run cases matching a case id, flag or clause id")
+    verify.add_argument("--run", metavar="COMMAND",
+                        help="shell command run on every case first, with {case} and {out}")
+    verify.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="time limit of one --run command (default: 60)")
     verify.add_argument("--dtype", choices=["float32", "float64"],
                         help="require the candidate's files to have this dtype")
     verify.add_argument("--json", type=pathlib.Path, metavar="REPORT", help="also write the report as JSON")
+    verify.add_argument("--list-profiles", action="store_true", help="describe the profiles and exit")
+    verify.add_argument("--list-flags", action="store_true", help="describe the flags and exit")
 
     explain = add("explain", "Print every intermediate of the upsampling filter (S4), or of a small pyramid (S6).")
     explain.add_argument("--input", default="1,2,4", metavar="VALUES",
@@ -99,7 +120,8 @@ def _parser():
 
 
 def _cmd_golden(args):
-    from .golden import CASES, write_suite
+    from .cases import CASES
+    from .suite import write_suite
 
     write_suite(args.out, force=args.force)
     print(f"wrote {len(CASES)} cases to {args.out}")
@@ -107,25 +129,82 @@ def _cmd_golden(args):
 
 
 def _format_number(value, spec):
-    return "-" if value is None else format(value, spec)
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return format(value, spec)
 
 
-def _cmd_verify(args):
-    from .golden import verify
+def _tokens(values):
+    return [token for value in values for token in value.split(",") if token]
 
-    report = verify(args.candidate, golden=args.golden, dtype=args.dtype)
-    width = max(len(row["id"]) for row in report["cases"])
+
+def _list_profiles(cases):
+    from .profiles import PROFILES
+
+    for name, profile in PROFILES.items():
+        count = sum(name in case.profiles for case in cases)
+        print(f"{name}: {profile.summary} ({count} of {len(cases)} cases)")
+        for rule in profile.rules:
+            print(f"  - {rule}")
+
+
+def _list_flags(cases):
+    from .flags import FLAGS
+
+    width = max(map(len, FLAGS))
+    for name, flag in FLAGS.items():
+        ids = [case.id for case in cases if name in case.flags]
+        print(f"{name:<{width}}  {flag.bug} [{', '.join(flag.clauses)}; "
+              f"profiles {', '.join(flag.profiles)}; {len(ids)} cases]")
+
+
+def _print_report(report):
+    rows = report["cases"]
     print(f"golden: {report['golden']}")
-    print(f"{'case':<{width}}  {'max abs':>9}  {'max rel':>9}  {'max ulp':>9}  {'first stage':<26}  result")
-    for row in report["cases"]:
-        print(f"{row['id']:<{width}}  {_format_number(row['max_abs'], '9.2e')}  "
+    print(f"profile {report['profile']}: running {len(rows)} of {report['n_cases']} cases"
+          + (f"; {len(report['not_run'])} not run:" if report["not_run"] else ""))
+    for item in report["not_run"]:
+        print(f"  {item['id']}: {item['reason']}")
+    width = max(len(row["id"]) for row in rows)
+    print(f"{'case':<{width}}  {'tolerance (rtol, atol)':<26}  {'max abs':>9}  {'max rel':>9}  "
+          f"{'max ulp':>9}  {'first stage':<26}  verdict")
+    for row in rows:
+        tol = row["tolerance"]
+        tolerance = f"{tol['dtype']} {tol['rtol']:.0e}, {tol['atol']:.1e}"
+        print(f"{row['id']:<{width}}  {tolerance:<26}  {_format_number(row['max_abs'], '9.2e')}  "
               f"{_format_number(row['max_rel'], '9.2e')}  {_format_number(row['max_ulp'], '9d')}  "
               f"{row['first_stage'] or '-':<26}  {row['status']}"
               + (f"  ({row['reason']})" if row["reason"] else ""))
-    passed = sum(row["status"] == "PASS" for row in report["cases"])
-    print(f"verify: {passed} passed, {len(report['cases']) - passed} failed")
+        if row["status"] != "PASS" and row.get("stderr"):
+            print("    stderr: " + row["stderr"].splitlines()[-1][:200])
+    failed_flags = {flag: counts for flag, counts in report["flags"].items() if counts["failed"]}
+    if failed_flags:
+        print("failed flags: " + ", ".join(
+            f"{flag} ({counts['failed']} of {counts['cases']} cases)"
+            for flag, counts in sorted(failed_flags.items(), key=lambda item: -item[1]["failed"])))
+    passed = sum(row["status"] == "PASS" for row in rows)
+    print(f"verify: {passed} passed, {len(rows) - passed} failed")
+    print(f"verdict for profile {report['profile']}: {report['verdict']} "
+          f"({passed} of {len(rows)} cases passed)")
+
+
+def _cmd_verify(args):
+    from .cases import CASES
+    from .verification import report_to_json, verify
+
+    if args.list_profiles or args.list_flags:
+        (_list_profiles if args.list_profiles else _list_flags)(CASES)
+        return 0
+    if args.candidate is None:
+        raise ValueError("CANDIDATE (the folder of your outputs) is required")
+    report = verify(args.candidate, golden=args.golden, dtype=args.dtype, profile=args.profile,
+                    select=_tokens(args.select), skip=_tokens(args.skip), run=args.run,
+                    timeout=args.timeout)
+    _print_report(report)
     if args.json is not None:
-        write_json(args.json, report)
+        report_to_json(report, args.json)
     return 0 if report["passed"] else 1
 
 

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .golden import ulp_distance
+from .verification import ulp_distance
 from .kernels import half_kernel_size
 from .upsampling import Upsampling
 

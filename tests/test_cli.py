@@ -12,7 +12,8 @@ from numpy.testing import assert_array_equal
 
 from refups import Upsampling
 from refups.cli import main
-from refups.golden import CASES, write_suite
+from refups.cases import CASES
+from refups.suite import write_suite
 from refups.io import params_to_json
 
 FEW = CASES[:4]
@@ -47,7 +48,8 @@ def test_golden_writes_and_refuses_to_overwrite(tmp_path, capsys):
 def test_verify_pass_fail_and_json(suite, tmp_path, capsys):
     candidate = copy_expected(suite, tmp_path / "cand")
     status, out, _ = run(capsys, "verify", candidate, "--golden", suite, "--json", tmp_path / "r.json")
-    assert status == 0 and out.rstrip().endswith("verify: 4 passed, 0 failed")
+    assert status == 0 and out.splitlines()[-2:] == ["verify: 4 passed, 0 failed",
+                                                     "verdict for profile full: PASS (4 of 4 cases passed)"]
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is True
     path = candidate / "initial_ups4_pre1" / "output.npy"
     array = np.load(path)
@@ -69,16 +71,44 @@ def test_verify_missing_output_is_a_failure_not_an_error(suite, tmp_path, capsys
 
 
 @pytest.mark.parametrize("breakage, pattern", [
-    ("corrupt", r"output\.npy: is not a valid \.npy file"),
-    ("pickled", r"output\.npy: holds pickled objects, which refups never loads$"),
-    ("complex", r"output\.npy: must hold real numbers; got dtype complex128$"),
-    ("integer", r"output\.npy: must hold float32 or float64; got dtype int64$"),
     ("checksum", r"latent_0\.npy: checksum mismatch with manifest\.json$"),
     ("manifest", r"manifest\.json: is not valid JSON"),
     ("no-candidate", r"nowhere: no such folder$"),
-    ("dtype", r"\.npy: has dtype float64; --dtype says float32$"),
+    ("profile", r"profile must be one of 'full', 'coolchic', 'bitstream'; got 'cool-chic'$"),
+    ("select", r"--select must name case ids, flags or clause ids of the suite; got 'nothing'$"),
+    ("empty-selection", r"no case of the suite is left to run"),
+    ("run-without-out", r"--run must contain \{case\} and \{out\}; got 'true \{case\}'$"),
+    ("timeout", r"--timeout must be a number of seconds > 0; got -1\.0$"),
 ])
-def test_verify_bad_inputs_exit_2_with_one_line(suite, tmp_path, capsys, breakage, pattern):
+def test_verify_unusable_suite_or_arguments_exit_2_with_one_line(suite, tmp_path, capsys, breakage, pattern):
+    candidate = copy_expected(suite, tmp_path / "cand")
+    extra = []
+    if breakage == "checksum":
+        latent = suite / FEW[0].id / "latent_0.npy"
+        array = np.load(latent)
+        array.flat[0] += 1
+        np.save(latent, array)
+    elif breakage == "manifest":
+        (suite / "manifest.json").write_text("{")
+    elif breakage == "no-candidate":
+        candidate = tmp_path / "nowhere"
+    else:
+        extra = {"profile": ["--profile", "cool-chic"], "select": ["--select", "nothing"],
+                 "empty-selection": ["--select", FEW[0].id, "--skip", FEW[0].id],
+                 "run-without-out": ["--run", "true {case}"],
+                 "timeout": ["--run", "true {case} {out}", "--timeout", "-1"]}[breakage]
+    status, _, err = run(capsys, "verify", candidate, "--golden", suite, *extra)
+    assert_one_line_error(status, err, r"^refups verify: error: .*" + pattern)
+
+
+@pytest.mark.parametrize("breakage, reason", [
+    ("corrupt", r"output: output\.npy is not a valid \.npy file"),
+    ("pickled", r"output: output\.npy holds pickled objects, which refups never loads\)$"),
+    ("complex", r"output: output\.npy must hold real numbers; got dtype complex128\)$"),
+    ("integer", r"output: output\.npy must hold float32 or float64; got dtype int64\)$"),
+    ("dtype", r"\(transition_0\.upsampled: transition_0\.upsampled\.npy has dtype float64; --dtype says float32\)$"),
+])
+def test_verify_unreadable_candidate_files_fail_their_case_only(suite, tmp_path, capsys, breakage, reason):
     candidate = copy_expected(suite, tmp_path / "cand")
     output = candidate / FEW[0].id / "output.npy"
     extra = []
@@ -90,23 +120,18 @@ def test_verify_bad_inputs_exit_2_with_one_line(suite, tmp_path, capsys, breakag
         np.save(output, np.zeros((1, 1), complex))
     elif breakage == "integer":
         np.save(output, np.zeros((1, 1), np.int64))
-    elif breakage == "checksum":
-        latent = suite / FEW[0].id / "latent_0.npy"
-        array = np.load(latent)
-        array.flat[0] += 1
-        np.save(latent, array)
-    elif breakage == "manifest":
-        (suite / "manifest.json").write_text("{")
-    elif breakage == "no-candidate":
-        candidate = tmp_path / "nowhere"
     elif breakage == "dtype":
         extra = ["--dtype", "float32"]
-    status, _, err = run(capsys, "verify", candidate, "--golden", suite, *extra)
-    assert_one_line_error(status, err, r"^refups verify: error: .*" + pattern)
+    status, out, _ = run(capsys, "verify", candidate, "--golden", suite, *extra)
+    assert status == 1
+    row = next(line for line in out.splitlines() if line.startswith(FEW[0].id))
+    assert "FAIL" in row and pytest.importorskip("re").search(reason, row), row
+    if breakage != "dtype":  # the other cases still pass
+        assert f"verify: {len(FEW) - 1} passed, 1 failed" in out
 
 
 def test_verify_without_golden_uses_the_committed_suite(tmp_path, capsys):
-    from refups.golden import default_suite_path
+    from refups.suite import default_suite_path
     committed = pathlib.Path(__file__).resolve().parents[1] / "data" / "golden"
     if default_suite_path() is None:
         pytest.skip("refups is imported from an installed copy, away from data/golden")
@@ -117,8 +142,8 @@ def test_verify_without_golden_uses_the_committed_suite(tmp_path, capsys):
 
 
 def test_verify_regenerates_when_no_suite_is_committed(tmp_path, capsys, monkeypatch):
-    from refups import golden
-    monkeypatch.setattr(golden, "default_suite_path", lambda: None)
+    from refups import verification
+    monkeypatch.setattr(verification, "default_suite_path", lambda: None)
     status, out, _ = run(capsys, "verify", tmp_path)
     assert out.splitlines()[0] == "golden: generated in memory" and status == 1
 

@@ -1,0 +1,498 @@
+"""The golden suite on disk: generation, the manifest, ``case.txt``, and loading.
+
+A suite is a folder with ``manifest.json``, ``manifest.schema.json`` and one
+folder per case (the layout is documented in ``data/README.md``)::
+
+    <case id>/case.txt                               configuration and file list, line based
+    <case id>/latent_0.npy ... latent_{L-1}.npy      inputs, float64, (B, C_i, H_i, W_i)
+    <case id>/params.json                            parameters, Cool-chic names (S8)
+    <case id>/param.<name>.npy                       the same parameters as arrays
+    <case id>/transition_<idx>.upsampled.npy         expected intermediates, idx 0 coarsest
+    <case id>/transition_<idx>.prefiltered.npy
+    <case id>/output.npy                             expected dense tensor
+
+Expected values are refups' float64 separable path. Each case's data depend
+on :data:`SUITE_SEED` and the case id only: regenerating gives the same bytes.
+Loading trusts nothing: every case id and file name is checked against the
+manifest's rules and must resolve inside the suite folder.
+"""
+
+import hashlib
+import importlib.resources
+import json
+import math
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+import zlib
+from collections import OrderedDict
+
+import numpy as np
+
+from . import __version__
+from .cases import CASES
+from .flags import FLAGS
+from .io import FileError, load_npy, params_to_json, save_npy, sha256, write_json
+from .kernels import half_kernel_size, initial_preconcat_half_kernel, initial_ups_half_kernel
+from .profiles import PROFILES
+from .upsampling import Upsampling
+
+__all__ = ["CASE_TEXT_FORMAT", "FORMAT_VERSION", "SUITE_SEED", "build_case", "case_text",
+           "default_suite_path", "generate_suite", "load_suite", "schema", "write_suite"]
+
+#: Version of the suite layout and manifest.
+FORMAT_VERSION = 2
+
+#: First line of every ``case.txt``.
+CASE_TEXT_FORMAT = "refups-case 1"
+
+#: Seed of every random draw in the suite; changing it changes all the data.
+SUITE_SEED = 20261125
+
+#: The modules whose code determines the suite (hashed into the manifest).
+GENERATOR_SOURCES = ("_validation.py", "cases.py", "flags.py", "io.py", "kernels.py", "layers.py",
+                     "ops.py", "profiles.py", "suite.py", "upsampling.py")
+
+TOLERANCE_RULE = "|actual - expected| <= atol + rtol * |expected|"
+
+#: What case ids and file names may look like: no separators, so nothing leaves the suite.
+CASE_ID = re.compile(r"[a-z0-9_]+")
+FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*\.npy")
+
+
+# -- drawing a case's data ----------------------------------------------------------
+
+def _rng(case):
+    return np.random.default_rng([SUITE_SEED, zlib.crc32(case.id.encode())])
+
+
+def _initial(name, k):
+    return initial_ups_half_kernel(k) if name.startswith("conv_transpose2ds") else initial_preconcat_half_kernel(k)
+
+
+def _case_params(case, up, rng):
+    params = up.get_param()
+    for name in params:
+        k = up.ups_k_size if name.startswith("conv_transpose2ds") else up.ups_preconcat_k_size
+        if name.endswith(".bias"):
+            params[name] = rng.uniform(-1, 1, 1) if case.biases else np.zeros(1)
+        elif case.params == "random":
+            params[name] = rng.uniform(-1, 1, half_kernel_size(k))
+        elif case.params == "dyadic":
+            params[name] = rng.integers(-4, 5, half_kernel_size(k)) / 8
+        elif case.params == "near-initial":
+            initial = _initial(name, k)
+            params[name] = initial + rng.normal(0, 0.02, initial.shape)
+        elif case.params == "quantised":
+            # Cool-chic codes each tensor as integers times a step 2**-s.
+            initial = _initial(name, k)
+            step = 2.0 ** -int(rng.integers(4, 13))
+            params[name] = np.round((initial + rng.normal(0, 0.02, initial.shape)) / step) * step
+    return params
+
+
+def _decoded(rng, shape):
+    # Integers in [-64, 63], about 80% zeros, as an entropy decoder returns them.
+    values = np.clip(np.round(rng.laplace(0, 8, shape)), -64, 63)
+    return np.where(rng.random(shape) < 0.8, 0.0, values)
+
+
+def _extreme(rng, shape):
+    values = rng.choice([-1.0, 1.0], shape) * 2.0 ** rng.integers(-60, 61, shape)
+    return np.where(rng.random(shape) < 0.2, 0.0, values)
+
+
+def _case_latents(case, rng):
+    if case.values is not None:
+        return [np.asarray(v, dtype=np.float64).reshape(s) for v, s in zip(case.values, case.shapes)]
+    draw = {
+        "normal": lambda shape: rng.standard_normal(shape),
+        "integer": lambda shape: rng.integers(-8, 9, shape).astype(np.float64),
+        "laplace": lambda shape: np.round(rng.laplace(0, 1, shape)),
+        "decoded": lambda shape: _decoded(rng, shape),
+        "extreme": lambda shape: _extreme(rng, shape),
+        "ones": lambda shape: np.ones(shape),
+    }[case.latents]
+    return [draw(shape) for shape in case.shapes]
+
+
+def build_case(case):
+    """Inputs, parameters and expected arrays of one case, as an ordered ``{stem: array}``.
+
+    Stems: ``latent_<i>``, ``param.<name>``, ``transition_<idx>.upsampled``,
+    ``transition_<idx>.prefiltered``, ``output``.
+
+    Examples
+    --------
+    >>> from refups.cases import CASES_BY_ID
+    >>> arrays = build_case(CASES_BY_ID["s4_worked_example"])
+    >>> list(arrays)[:2], arrays["output"][0, 1, 0]
+    (['latent_0', 'latent_1'], array([1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ]))
+    """
+    rng = _rng(case)
+    up = Upsampling(*case.config)
+    params = _case_params(case, up, rng)
+    up.set_param(params)
+    latents = _case_latents(case, rng)
+    trace = up.trace(latents)
+    if case.exact:
+        # The generator checks its own claim: float32 gives the same bits.
+        out32 = up([y.astype(np.float32) for y in latents])
+        if not np.array_equal(out32, trace.output):
+            raise RuntimeError(f"case {case.id} is marked exact but float32 differs")
+    arrays = OrderedDict()
+    for i, y in enumerate(latents):
+        arrays[f"latent_{i}"] = y
+    for name, value in params.items():
+        arrays[f"param.{name}"] = value
+    for step in trace.transitions:
+        arrays[f"transition_{step.index}.upsampled"] = step.upsampled
+        arrays[f"transition_{step.index}.prefiltered"] = step.prefiltered
+    arrays["output"] = trace.output
+    return arrays
+
+
+def _role(stem):
+    if stem.startswith("latent_"):
+        return "input"
+    return "param" if stem.startswith("param.") else "expected"
+
+
+def _tolerances(case, arrays):
+    """Per-dtype tolerances: a relative part plus an absolute part scaled by the
+    case's largest expected magnitude M (float32 sums of ~100 terms over 6
+    transitions stay well within 1e-5 M; float64 within 1e-12 M)."""
+    if case.exact:
+        return {"float64": {"rtol": 0.0, "atol": 0.0}, "float32": {"rtol": 0.0, "atol": 0.0}}
+    M = max([1.0] + [float(np.max(np.abs(a), initial=0.0))
+                     for stem, a in arrays.items() if _role(stem) == "expected"])
+    return {"float64": {"rtol": 1e-12, "atol": 1e-12 * M},
+            "float32": {"rtol": 1e-5, "atol": 1e-5 * M}}
+
+
+# -- the manifest and case.txt ------------------------------------------------------
+
+def _manifest_case(case, arrays, case_dir=None):
+    files = []
+    for stem, array in arrays.items():
+        entry = {"path": f"{stem}.npy", "role": _role(stem), "dtype": "<f8",
+                 "shape": list(array.shape)}
+        if case_dir is not None:
+            entry["sha256"] = sha256(case_dir / entry["path"])
+        files.append(entry)
+    ups, pre, n_ups, n_pre = case.config
+    return {
+        "id": case.id,
+        "description": case.description,
+        "clauses": list(case.clauses),
+        "flags": list(case.flags),
+        "profiles": list(case.profiles),
+        "config": {"ups_k_size": ups, "ups_preconcat_k_size": pre, "n_ups_kernel": n_ups,
+                   "n_ups_preconcat_kernel": n_pre, "n_levels": len(case.shapes)},
+        "exact": case.exact,
+        "tolerance": _tolerances(case, arrays),
+        "stages": [stem for stem in arrays if _role(stem) == "expected"],
+        "files": files,
+    }
+
+
+def case_text(entry, params):
+    """The line-based form of a manifest case, readable without a JSON parser.
+
+    One keyword per line, tokens separated by single spaces, no token holds
+    white space; every list carries its length first; parameter values are C99
+    hexadecimal floats (``strtod`` and ``float.fromhex`` read them exactly).
+    Readers skip keywords they do not know, so the format can grow.
+
+    Examples
+    --------
+    >>> entry = {"id": "tiny", "config": {"ups_k_size": 4, "ups_preconcat_k_size": 1,
+    ...          "n_ups_kernel": 1, "n_ups_preconcat_kernel": 1, "n_levels": 1},
+    ...          "profiles": ["full"], "flags": [], "clauses": ["S6.5"],
+    ...          "files": [{"path": "latent_0.npy", "role": "input", "shape": [1, 1, 2, 2]},
+    ...                    {"path": "output.npy", "role": "expected", "shape": [1, 1, 2, 2]}]}
+    >>> print(case_text(entry, {"conv2ds.0.bias": np.array([0.5])}))
+    refups-case 1
+    id tiny
+    ups_k_size 4
+    ups_preconcat_k_size 1
+    n_ups_kernel 1
+    n_ups_preconcat_kernel 1
+    n_levels 1
+    profiles 1 full
+    flags 0
+    clauses 1 S6.5
+    latent 0 latent_0.npy 4 1 1 2 2
+    param conv2ds.0.bias 1 0x1.0000000000000p-1
+    stage output output.npy 4 1 1 2 2
+    end
+    """
+    def items(values):
+        return " ".join([str(len(values)), *map(str, values)])
+
+    lines = [CASE_TEXT_FORMAT, f"id {entry['id']}"]
+    lines += [f"{key} {value}" for key, value in entry["config"].items()]
+    lines += [f"{key} {items(entry[key])}" for key in ("profiles", "flags", "clauses")]
+    for spec in entry["files"]:
+        if spec["role"] == "input":
+            level = spec["path"][len("latent_"):-len(".npy")]
+            lines.append(f"latent {level} {spec['path']} {items(spec['shape'])}")
+    for name, value in params.items():
+        lines.append(f"param {name} {items([float(v).hex() for v in np.ravel(value)])}")
+    for spec in entry["files"]:
+        if spec["role"] == "expected":
+            lines.append(f"stage {spec['path'][:-len('.npy')]} {spec['path']} {items(spec['shape'])}")
+    return "\n".join(lines + ["end"])
+
+
+def _generator_hash():
+    digest = hashlib.sha256()
+    package = pathlib.Path(__file__).parent
+    for name in GENERATOR_SOURCES:
+        digest.update(name.encode() + b"\0" + (package / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _manifest(cases):
+    return {"format_version": FORMAT_VERSION, "refups_version": __version__,
+            "generator_sha256": _generator_hash(), "suite_seed": SUITE_SEED,
+            "tolerance_rule": TOLERANCE_RULE,
+            "profiles": {name: {"summary": p.summary, "rules": list(p.rules)}
+                         for name, p in PROFILES.items()},
+            "flags": {name: {"bug": f.bug, "clauses": list(f.clauses), "profiles": list(f.profiles)}
+                      for name, f in FLAGS.items()},
+            "n_cases": len(cases), "cases": cases}
+
+
+def schema():
+    """The JSON Schema of ``manifest.json``.
+
+    Examples
+    --------
+    >>> schema()["properties"]["format_version"]
+    {'const': 2}
+    """
+    return json.loads(importlib.resources.files("refups").joinpath("manifest.schema.json").read_text())
+
+
+# -- writing ----------------------------------------------------------------------
+
+def write_suite(out, *, force=False, cases=CASES):
+    """Write the suite to folder ``out``, atomically.
+
+    Everything is written to a temporary folder beside ``out`` and renamed
+    into place at the end, so a crash never leaves a half-written suite. A
+    non-empty ``out`` is replaced only with ``force=True``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "suite"
+    >>> _ = write_suite(folder, cases=CASES[:2])
+    >>> manifest, data = load_suite(folder)
+    >>> manifest["n_cases"], list(data)
+    (2, ['s4_worked_example', 'initial_ups4_pre1'])
+    """
+    out = pathlib.Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileError(out, "exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise FileError(out, "is not empty; pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        entries = []
+        for case in cases:
+            arrays = build_case(case)
+            case_dir = tmp / case.id
+            case_dir.mkdir()
+            for stem, array in arrays.items():
+                save_npy(case_dir / f"{stem}.npy", array)
+            params = OrderedDict((stem[len("param."):], a) for stem, a in arrays.items()
+                                 if _role(stem) == "param")
+            write_json(case_dir / "params.json", params_to_json(params))
+            entry = _manifest_case(case, arrays, case_dir)
+            (case_dir / "case.txt").write_text(case_text(entry, params) + "\n")
+            entries.append(entry)
+        write_json(tmp / "manifest.schema.json", schema())
+        write_json(tmp / "manifest.json", _manifest(entries))
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
+def generate_suite(cases=CASES):
+    """The suite in memory: ``(manifest, {case id: {stem: array}})``, no files.
+
+    Examples
+    --------
+    >>> manifest, data = generate_suite(CASES[:1])
+    >>> manifest["cases"][0]["stages"]
+    ['transition_0.upsampled', 'transition_0.prefiltered', 'output']
+    """
+    data = OrderedDict((case.id, build_case(case)) for case in cases)
+    entries = [_manifest_case(case, data[case.id]) for case in cases]
+    return _manifest(entries), data
+
+
+# -- reading ------------------------------------------------------------------------
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_tolerance(tolerance, where):
+    if not isinstance(tolerance, dict):
+        raise ValueError(f"{where}: 'tolerance' must be an object; got {type(tolerance).__name__}")
+    for dtype in ("float32", "float64"):
+        rule = tolerance.get(dtype)
+        if not isinstance(rule, dict):
+            raise ValueError(f"{where}: 'tolerance' must have a {dtype} entry with rtol and atol")
+        for key in ("rtol", "atol"):
+            value = rule.get(key)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value < 0):
+                raise ValueError(f"{where}: tolerance.{dtype}.{key} must be a finite number >= 0; "
+                                 f"got {value!r}")
+
+
+def _check_files(entry, where):
+    files = entry.get("files")
+    if not isinstance(files, list):
+        raise ValueError(f"{where}: 'files' must be a list")
+    for n, spec in enumerate(files):
+        if not isinstance(spec, dict):
+            raise ValueError(f"{where}: files[{n}] must be an object; got {type(spec).__name__}")
+        path = spec.get("path")
+        if not isinstance(path, str) or not FILE_NAME.fullmatch(path):
+            raise ValueError(f"{where}: files[{n}].path must be a plain file name matching "
+                             f"{FILE_NAME.pattern}; got {path!r}")
+        shape = spec.get("shape")
+        if not isinstance(shape, list) or not all(_is_count(s) for s in shape):
+            raise ValueError(f"{where}: files[{n}].shape must be a list of integers >= 0; got {shape!r}")
+        if not isinstance(spec.get("sha256"), str):
+            raise ValueError(f"{where}: files[{n}].sha256 must be a string")
+    stages = entry.get("stages")
+    if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
+        raise ValueError(f"{where}: 'stages' must be a non-empty list of names")
+    listed = {spec["path"] for spec in files}
+    for stage in stages:
+        if f"{stage}.npy" not in listed:
+            raise ValueError(f"{where}: stage {stage!r} has no entry in 'files'")
+    if stages[-1] != "output":
+        raise ValueError(f"{where}: the last stage must be 'output'; got {stages[-1]!r}")
+
+
+def check_manifest(manifest, path="manifest.json"):
+    """Check everything refups reads from a manifest; raise :class:`FileError` naming the entry.
+
+    Case ids must match ``[a-z0-9_]+`` and file names ``[A-Za-z0-9_][A-Za-z0-9_.]*\\.npy``:
+    no separators, so no entry can lead outside the suite folder.
+
+    Examples
+    --------
+    >>> check_manifest({"format_version": 2, "cases": [{"id": "../etc"}]})
+    Traceback (most recent call last):
+    ...
+    refups.io.FileError: manifest.json: case 0: 'id' must match [a-z0-9_]+; got '../etc'
+    """
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("cases"), list):
+        raise FileError(path, "is not a refups golden manifest (no 'cases' list)")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise FileError(path, f"has format_version {manifest.get('format_version')!r}; "
+                              f"this refups reads {FORMAT_VERSION}")
+    seen = set()
+    for n, entry in enumerate(manifest["cases"]):
+        where = f"case {n}"
+        try:
+            if not isinstance(entry, dict):
+                raise ValueError(f"{where}: must be an object; got {type(entry).__name__}")
+            case_id = entry.get("id")
+            if not isinstance(case_id, str) or not CASE_ID.fullmatch(case_id):
+                raise ValueError(f"{where}: 'id' must match {CASE_ID.pattern}; got {case_id!r}")
+            where = f"case {n} ({case_id})"
+            if case_id in seen:
+                raise ValueError(f"{where}: the id appears twice")
+            seen.add(case_id)
+            for key in ("flags", "profiles", "clauses"):
+                value = entry.get(key, [])
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ValueError(f"{where}: '{key}' must be a list of names")
+            if not isinstance(entry.get("exact"), bool):
+                raise ValueError(f"{where}: 'exact' must be true or false")
+            _check_tolerance(entry.get("tolerance"), where)
+            _check_files(entry, where)
+        except ValueError as error:
+            raise FileError(path, str(error)) from None
+
+
+def inside(folder, *parts):
+    """``folder / parts``, refused unless it resolves inside ``folder`` (links included).
+
+    Examples
+    --------
+    >>> inside("/tmp/suite", "..", "passwd")
+    Traceback (most recent call last):
+    ...
+    refups.io.FileError: /tmp/suite/../passwd: leads outside /tmp/suite
+    """
+    folder = pathlib.Path(folder)
+    path = folder.joinpath(*parts)
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise FileError(path, f"leads outside {folder}")
+    return path
+
+
+def load_suite(folder):
+    """Read a suite written by :func:`write_suite`, checking every file's SHA-256.
+
+    Returns ``(manifest, {case id: {stem: array}})``; raises :class:`FileError`
+    (example: :func:`write_suite`).
+    """
+    folder = pathlib.Path(folder)
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise FileError(path, "no such file")
+    try:
+        manifest = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise FileError(path, f"is not valid JSON ({str(error) or type(error).__name__})") from None
+    check_manifest(manifest, path)
+    data = OrderedDict()
+    for entry in manifest["cases"]:
+        arrays = OrderedDict()
+        for spec in entry["files"]:
+            file = inside(folder, entry["id"], spec["path"])
+            if not file.is_file():
+                raise FileError(file, "no such file (listed in the manifest)")
+            if sha256(file) != spec["sha256"]:
+                raise FileError(file, "checksum mismatch with manifest.json")
+            array = load_npy(file)
+            if list(array.shape) != spec["shape"]:
+                raise FileError(file, f"has shape {array.shape}; the manifest says {tuple(spec['shape'])}")
+            arrays[spec["path"][:-len(".npy")]] = array
+        data[entry["id"]] = arrays
+    return manifest, data
+
+
+def default_suite_path():
+    """The committed suite (``data/golden`` of a source checkout), or None.
+
+    Examples
+    --------
+    >>> path = default_suite_path()
+    >>> path is None or (path / "manifest.json").is_file()
+    True
+    """
+    path = pathlib.Path(__file__).resolve().parents[1] / "data" / "golden"
+    return path if (path / "manifest.json").is_file() else None

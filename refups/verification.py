@@ -1,0 +1,305 @@
+"""Verifying a candidate implementation against the golden suite.
+
+:func:`verify` chooses the cases (a profile, then ``select``/``skip`` by
+case id, flag or clause), optionally runs a command on each one
+(:mod:`refups.runner`), and compares every stage the candidate wrote with the
+expected values under the case's tolerance. Problems with the candidate's
+files are failures of that case, with their reason; problems with the suite
+raise :class:`~refups.io.FileError`.
+
+Numbers that are not finite (an infinite relative error, a NaN in the
+candidate) are kept as floats in the report; :func:`report_to_json` writes
+them as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
+"""
+
+import math
+import pathlib
+
+import numpy as np
+
+from .io import FileError, load_npy, write_json
+from .profiles import PROFILES, check_profile
+from .runner import check_command, run_case
+from .suite import TOLERANCE_RULE, default_suite_path, generate_suite, inside, load_suite
+
+__all__ = ["compare", "report_to_json", "select_cases", "ulp_distance", "verify"]
+
+
+def _ordered_ints(x):
+    """Map floats to int64 with the same order, one step per representable value."""
+    ints = x.view(np.int32 if x.dtype.itemsize == 4 else np.int64)
+    # IEEE-754 is sign-magnitude: a negative float's pattern, read as a signed
+    # integer, is MIN + magnitude; MIN - pattern turns it into -magnitude.
+    return np.where(ints < 0, np.iinfo(ints.dtype).min - ints, ints).astype(np.int64)
+
+
+def ulp_distance(actual, expected):
+    """Largest distance, in units in the last place of ``actual.dtype``, between
+    ``actual`` and ``expected`` rounded to that dtype (two NaNs count as equal).
+
+    Examples
+    --------
+    >>> ulp_distance(np.float32([1.0, -2.0]), np.array([1.0, -2.0 - 2.0**-22]))
+    1
+    """
+    actual = np.asarray(actual)
+    expected = np.asarray(expected, dtype=actual.dtype)
+    a, e = _ordered_ints(actual), _ordered_ints(expected)
+    # Same sign: the difference cannot overflow; opposite signs: add magnitudes
+    # in uint64, which holds any sum of two int64 magnitudes.
+    same_sign = (a >= 0) == (e >= 0)
+    with np.errstate(over="ignore"):
+        distance = np.where(same_sign, np.abs(a - e).astype(np.uint64),
+                            np.abs(a).astype(np.uint64) + np.abs(e).astype(np.uint64))
+    distance[np.isnan(actual) & np.isnan(expected)] = 0
+    return int(distance.max(initial=0))
+
+
+def compare(actual, expected, rtol, atol):
+    """Errors of ``actual`` against float64 ``expected`` under ``TOLERANCE_RULE``.
+
+    Where one side is not finite, the element is right only if both hold the
+    same value (two NaNs, or the same infinity); otherwise its error is
+    infinite, and the counts ``nan`` and ``inf`` say what the candidate holds.
+
+    Examples
+    --------
+    >>> compare(np.array([1.0, 2.0 + 1e-9]), np.array([1.0, 2.0]), rtol=0.0, atol=1e-12)["ok"]
+    False
+    >>> r = compare(np.array([np.nan, np.inf]), np.array([1.0, 0.0]), rtol=0.0, atol=1.0)
+    >>> r["ok"], r["max_abs"], r["nan"], r["inf"]
+    (False, inf, 1, 1)
+    """
+    a = actual.astype(np.float64)
+    same = (a == expected) | (np.isnan(a) & np.isnan(expected))
+    finite = np.isfinite(a) & np.isfinite(expected)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        err = np.where(finite, np.abs(a - expected), np.where(same, 0.0, np.inf))
+        ok = bool(np.all(same | (err <= atol + rtol * np.abs(expected))))
+        rel = np.where(err == 0, 0.0, err / np.abs(expected))
+    mismatched = ~same
+    n_nan = int(np.count_nonzero(np.isnan(a) & mismatched))
+    n_inf = int(np.count_nonzero(np.isinf(a) & mismatched))
+    both_finite = finite | same
+    max_ulp = ulp_distance(actual[both_finite], expected[both_finite]) if both_finite.all() else math.inf
+    return {"ok": ok, "max_abs": float(err.max(initial=0.0)), "max_rel": float(rel.max(initial=0.0)),
+            "max_ulp": max_ulp, "nan": n_nan, "inf": n_inf}
+
+
+def _matches(token, entry):
+    clauses = entry.get("clauses", [])
+    return (token == entry["id"] or token in entry.get("flags", [])
+            or any(c == token or c.startswith(token + ".") for c in clauses))
+
+
+def _shapes(entry):
+    inputs = sorted((int(spec["path"][len("latent_"):-len(".npy")]), tuple(spec["shape"]))
+                    for spec in entry["files"] if spec.get("role") == "input")
+    return [shape for _, shape in inputs]
+
+
+def _config(entry):
+    config = entry.get("config", {})
+    return tuple(config.get(key, 0) for key in
+                 ("ups_k_size", "ups_preconcat_k_size", "n_ups_kernel", "n_ups_preconcat_kernel"))
+
+
+def select_cases(manifest, profile="full", select=(), skip=()):
+    """Split the manifest's cases into those to run and those not run, with reasons.
+
+    A case runs when it belongs to ``profile``, matches one of ``select``
+    (if any) and none of ``skip``. Each token is a case id, a flag, or a
+    clause id (``S6`` also matches ``S6.1`` ... ``S6.7``).
+
+    Returns ``(entries, not_run)``, ``not_run`` a list of ``(case id, reason)``.
+
+    Examples
+    --------
+    >>> manifest = {"cases": [{"id": "a", "profiles": ["full"], "flags": ["x"], "clauses": ["S6.4"]},
+    ...                       {"id": "b", "profiles": ["full", "coolchic"], "flags": [], "clauses": []}]}
+    >>> run, not_run = select_cases(manifest, select=["S6"])
+    >>> [e["id"] for e in run], not_run
+    (['a'], [('b', 'not selected by --select')])
+    """
+    check_profile(profile)
+    entries = manifest["cases"]
+    for name, tokens in (("select", select), ("skip", skip)):
+        for token in tokens:
+            if not any(_matches(token, entry) for entry in entries):
+                raise ValueError(f"--{name} must name case ids, flags or clause ids of the suite; "
+                                 f"got {token!r}")
+    run, not_run = [], []
+    for entry in entries:
+        if profile not in entry.get("profiles", []):
+            why = PROFILES[profile].violations(_config(entry), _shapes(entry))
+            not_run.append((entry["id"], f"not in profile {profile}: " + ("; ".join(why) or "not listed")))
+        elif select and not any(_matches(token, entry) for token in select):
+            not_run.append((entry["id"], "not selected by --select"))
+        elif any(_matches(token, entry) for token in skip):
+            not_run.append((entry["id"], "skipped by --skip"))
+        else:
+            run.append(entry)
+    if not run:
+        raise ValueError(f"no case of the suite is left to run (profile {profile}, "
+                         f"select {list(select)}, skip {list(skip)})")
+    return run, not_run
+
+
+def _read_candidate(file, dtype):
+    """The candidate's array, or the reason it cannot be judged."""
+    try:
+        actual = load_npy(file)
+    except FileError as error:
+        return None, error.problem
+    if actual.dtype.kind != "f" or actual.dtype.itemsize not in (4, 8):
+        return None, f"must hold float32 or float64; got dtype {actual.dtype}"
+    if dtype is not None and actual.dtype != dtype:
+        return None, f"has dtype {actual.dtype}; --dtype says {dtype}"
+    return actual, ""
+
+
+def _verify_case(entry, expected, case_dir, dtype):
+    tolerance_dtype = "float64" if dtype is None else str(dtype)
+    row = {"id": entry["id"], "status": "FAIL", "flags": list(entry.get("flags", [])),
+           "tolerance": dict(entry["tolerance"][tolerance_dtype], dtype=tolerance_dtype),
+           "max_abs": None, "max_rel": None, "max_ulp": None, "nan": 0, "inf": 0,
+           "first_stage": None, "reason": ""}
+    if not (case_dir / "output.npy").is_file():
+        row["reason"] = f"missing {case_dir / 'output.npy'}"
+        return row
+    worst = {"max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "nan": 0, "inf": 0}
+    reasons = []
+    for stage in entry["stages"]:
+        file = case_dir / f"{stage}.npy"
+        if stage != "output" and not file.is_file():
+            continue  # intermediates are optional
+        actual, problem = _read_candidate(file, dtype)
+        if actual is None:
+            reasons.append(f"{stage}: {file.name} {problem}")
+            row["first_stage"] = row["first_stage"] or stage
+            continue
+        if actual.shape != expected[stage].shape:
+            reasons.append(f"{stage}: shape {actual.shape}, expected {expected[stage].shape}")
+            row["first_stage"] = row["first_stage"] or stage
+            continue
+        row["tolerance"] = dict(entry["tolerance"][str(actual.dtype)], dtype=str(actual.dtype))
+        tol = row["tolerance"]
+        result = compare(actual, expected[stage], tol["rtol"], tol["atol"])
+        for key in ("max_abs", "max_rel", "max_ulp"):
+            worst[key] = max(worst[key], result[key])
+        if stage == "output":
+            worst["nan"], worst["inf"] = result["nan"], result["inf"]
+        if not result["ok"]:
+            row["first_stage"] = row["first_stage"] or stage
+            held = [f"{result[key]} {label}" for key, label in (("nan", "NaN"), ("inf", "infinite"))
+                    if result[key]]
+            reasons.append(f"{stage}: " + (f"holds {' and '.join(held)} value(s) where finite "
+                                           f"ones are expected" if held else
+                                           f"max abs error {result['max_abs']:.3g} > atol "
+                                           f"{tol['atol']:.3g} + rtol {tol['rtol']:.3g} * |expected|"))
+    row.update(worst)
+    if reasons:
+        row["reason"] = reasons[0]
+    else:
+        row["status"] = "PASS"
+    return row
+
+
+def _flag_summary(rows):
+    summary = {}
+    for row in rows:
+        for flag in row["flags"]:
+            counts = summary.setdefault(flag, {"cases": 0, "failed": 0})
+            counts["cases"] += 1
+            counts["failed"] += row["status"] != "PASS"
+    return summary
+
+
+def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), skip=(),
+           run=None, timeout=60.0):
+    """Compare a candidate's outputs with a suite; return a report dict.
+
+    ``candidate`` holds ``<case id>/output.npy`` (required) and optionally the
+    ``transition_<idx>.*.npy`` intermediates, float32 or float64. ``golden``
+    is a suite folder; None uses the committed suite, else generates it in
+    memory. ``profile``, ``select`` and ``skip`` choose the cases
+    (:func:`select_cases`). ``run``, a command line with ``{case}`` and
+    ``{out}``, is first run on every chosen case to produce the candidate's
+    files (:func:`refups.runner.run_case`; needs a suite folder), each run
+    limited to ``timeout`` seconds.
+
+    The report has ``verdict`` (``"PASS"`` or ``"FAIL"``), ``passed``, one row
+    per case run (``cases``), the cases not run with their reasons
+    (``not_run``) and, per flag, how many of its cases ran and failed (``flags``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> report = verify(pathlib.Path(tempfile.mkdtemp()), profile="bitstream", select=["S6.4"])
+    >>> report["verdict"], report["cases"][0]["reason"].startswith("missing")
+    ('FAIL', True)
+    """
+    candidate = pathlib.Path(candidate)
+    dtype = None if dtype is None else np.dtype(dtype)
+    if run is not None:
+        check_command(run)
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+            raise ValueError(f"--timeout must be a number of seconds > 0; got {timeout!r}")
+    elif not candidate.is_dir():
+        raise FileError(candidate, "no such folder")
+    if golden is None:
+        golden = default_suite_path()
+    if golden is None:
+        if run is not None:
+            raise ValueError("--run needs the suite on disk: write one with `refups golden --out DIR` "
+                             "and pass --golden DIR")
+        manifest, data = generate_suite()
+        source = "generated in memory"
+    else:
+        manifest, data = load_suite(golden)
+        source = str(golden)
+    entries, not_run = select_cases(manifest, profile, select, skip)
+    rows = []
+    for entry in entries:
+        case_dir = inside(candidate, entry["id"])
+        command = None
+        if run is not None:
+            command = run_case(run, inside(golden, entry["id"]), case_dir, timeout=timeout)
+        row = _verify_case(entry, data[entry["id"]], case_dir, dtype)
+        if command is not None:
+            row["seconds"], row["stderr"] = round(command.seconds, 3), command.stderr
+            if not command.ok:
+                row.update(status="FAIL", reason=command.reason)
+        rows.append(row)
+    passed = all(row["status"] == "PASS" for row in rows)
+    return {"golden": source, "candidate": str(candidate), "profile": profile,
+            "select": list(select), "skip": list(skip), "run": run,
+            "dtype": None if dtype is None else str(dtype), "tolerance_rule": TOLERANCE_RULE,
+            "verdict": "PASS" if passed else "FAIL", "passed": passed,
+            "n_cases": len(manifest["cases"]), "cases": rows,
+            "not_run": [{"id": case_id, "reason": reason} for case_id, reason in not_run],
+            "flags": _flag_summary(rows)}
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def report_to_json(report, path):
+    """Write a :func:`verify` report as strict JSON (non-finite numbers as strings).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "report.json"
+    >>> report_to_json({"max_rel": float("inf"), "max_abs": float("nan")}, path)
+    >>> json.loads(path.read_text())
+    {'max_rel': 'Infinity', 'max_abs': 'NaN'}
+    """
+    write_json(path, _json_safe(report))
