@@ -1,6 +1,6 @@
 """An independent PyTorch implementation of the Upsampling, checked with refups.
 
-The module below is written from SPEC.md alone (it imports nothing from
+The module below is written from the specification (docs/spec.md) alone (it imports nothing from
 refups): replicate padding, stride-2 transposed convolution with ``w (x) w``,
 crop ``3k/2 - 1``, residual zero-padded pre-filter, concatenation finer level
 first, zero-channel stop. The script runs it over a golden suite and hands
@@ -9,7 +9,12 @@ its outputs to ``refups verify``::
     refups golden --out golden
     python examples/torch_upsampling.py golden torch-out --dtype float32
 
-Exit status: that of ``refups verify`` (0 when every case passes).
+Exit status: that of ``refups verify`` (0 when every case passes). With
+``--case``, it computes one case folder (reading its ``case.txt``) and writes
+``output.npy`` and the intermediates into OUT, which is how ``refups verify
+--run`` drives it::
+
+    refups verify torch-out --run 'python examples/torch_upsampling.py --case {case} {out}'
 """
 
 import argparse
@@ -99,27 +104,42 @@ def load_params(path, dtype):
             for name, e in entries.items()}
 
 
+def read_case_text(path):
+    """``{keyword: rest of the line}`` from a case's line-based ``case.txt``."""
+    return dict(line.partition(" ")[::2] for line in path.read_text().splitlines())
+
+
+def run_case(folder, out, dtype, dense):
+    """Compute one golden case folder; write every stage as ``.npy`` into ``out``."""
+    config = {key: int(value) for key, value in read_case_text(folder / "case.txt").items()
+              if key in ("ups_k_size", "ups_preconcat_k_size", "n_levels")}
+    module = TorchUpsampling(load_params(folder / "params.json", dtype),
+                             config["ups_k_size"], config["ups_preconcat_k_size"]).train(dense)
+    latents = [torch.from_numpy(np.load(folder / f"latent_{i}.npy")).to(dtype)
+               for i in range(config["n_levels"])]
+    stages = {}
+    with torch.no_grad():
+        stages["output"] = module(latents, stages)
+    out.mkdir(parents=True, exist_ok=True)
+    for stem, value in stages.items():
+        np.save(out / f"{stem}.npy", value.numpy())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("golden", type=pathlib.Path)
+    parser.add_argument("golden", type=pathlib.Path, help="a suite folder (with --case: one case folder)")
     parser.add_argument("out", type=pathlib.Path)
+    parser.add_argument("--case", action="store_true", help="compute the one case folder GOLDEN into OUT")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--dense", action="store_true", help="dense 2-D kernels (training mode)")
     args = parser.parse_args(argv)
     dtype = getattr(torch, args.dtype)
+    if args.case:
+        run_case(args.golden, args.out, dtype, args.dense)
+        return 0
     manifest = json.loads((args.golden / "manifest.json").read_text())
-    with torch.no_grad():
-        for case in manifest["cases"]:
-            folder, config = args.golden / case["id"], case["config"]
-            module = TorchUpsampling(load_params(folder / "params.json", dtype),
-                                     config["ups_k_size"], config["ups_preconcat_k_size"]).train(args.dense)
-            latents = [torch.from_numpy(np.load(folder / f"latent_{i}.npy")).to(dtype)
-                       for i in range(config["n_levels"])]
-            stages = {}
-            stages["output"] = module(latents, stages)
-            (args.out / case["id"]).mkdir(parents=True, exist_ok=True)
-            for stem, value in stages.items():
-                np.save(args.out / case["id"] / f"{stem}.npy", value.numpy())
+    for case in manifest["cases"]:
+        run_case(args.golden / case["id"], args.out / case["id"], dtype, args.dense)
     command = [sys.executable, "-m", "refups", "verify", str(args.out), "--golden", str(args.golden),
                "--dtype", args.dtype]
     return subprocess.call(command)
