@@ -33,3 +33,37 @@ def test_readme_example_runs_and_says_what_it_does():
     assert len(namespace["steps"]) == 6
     assert list(namespace["params"])[0] == "conv_transpose2ds.0.bias"
     np.testing.assert_allclose(namespace["dense_train"], namespace["dense"], rtol=1e-12, atol=1e-12)
+
+
+def markdown_rows(page, header):
+    """The rows of the Markdown table whose header line starts with ``header``."""
+    lines = (DOCS / page).read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_conformance_flags_table_matches_the_flags_and_cases():
+    from refups.cases import CASES
+    from refups.flags import FLAGS
+
+    rows = markdown_rows("conformance.md", "| flag |")
+    assert [row[0] for row in rows] == [f"`{name}`" for name in FLAGS]
+    for (name, flag), row in zip(FLAGS.items(), rows):
+        cases = ", ".join(case.id for case in CASES if name in case.flags)
+        assert row[1:] == [flag.bug, ", ".join(flag.clauses), ", ".join(flag.profiles), cases], name
+
+
+def test_conformance_profiles_table_matches_the_profiles():
+    from refups.cases import CASES
+    from refups.profiles import PROFILES
+
+    rows = markdown_rows("conformance.md", "| profile |")
+    assert [row[0] for row in rows] == [f"`{name}`" for name in PROFILES]
+    for (name, profile), row in zip(PROFILES.items(), rows):
+        count = sum(name in case.profiles for case in CASES)
+        assert row[1:] == [profile.summary, "; ".join(profile.rules), str(count)], name
