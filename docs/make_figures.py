@@ -3,7 +3,7 @@
     python docs/make_figures.py                 # into docs/_static/figures
     python docs/make_figures.py --out some/dir
 
-Figures: the initial kernels (SPEC S3) as stem plots; their frequency
+Figures: the initial kernels (spec S3) as stem plots; their frequency
 responses (both polyphase components and the full 2x-upsampling response);
 a synthetic image's latent pyramid and the dense channels the Upsampling
 module makes from it with the initial kernels.
@@ -47,7 +47,7 @@ def figure_kernels(path):
         ax.set_xlabel("tap (centred)")
         ax.axhline(0, color="k", lw=0.5)
     axes[0].set_ylabel("weight")
-    fig.suptitle("Initial kernels w (SPEC S3)")
+    fig.suptitle("Initial kernels w (spec S3)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,6 +1,7 @@
 """refups: the reference implementation of Cool-chic's latent Upsampling module.
 
-NumPy/SciPy only. See ``SPEC.md`` clauses S1-S10 for the exact semantics.
+NumPy/SciPy only. The behaviour is specified clause by clause (S1-S12) in
+``docs/spec.md``.
 
 >>> import numpy as np, refups
 >>> up = refups.Upsampling(ups_k_size=4, ups_preconcat_k_size=1,

@@ -1,4 +1,4 @@
-"""Symmetric half-kernels: sizes, expansion and initial values (SPEC S1-S3).
+"""Symmetric half-kernels: sizes, expansion and initial values (spec S1-S3).
 
 Every filter of the Upsampling module is separable and symmetric, so it is
 fully described by the first half of its 1-D kernel. This module turns kernel

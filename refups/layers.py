@@ -1,7 +1,7 @@
 """The two separable, symmetric filters of the Upsampling module (S3-S5, S7, S8).
 
 Framework-free counterparts of Cool-chic's layers of the same names. Each owns
-a half-kernel ``weight`` (SPEC S1) and a scalar ``bias`` that is stored but
+a half-kernel ``weight`` (spec S1) and a scalar ``bias`` that is stored but
 never applied (S8), and filters every channel of a ``(B, C, H, W)`` array
 independently (S6.6). ``training = True`` selects the dense 2-D path,
 ``False`` (the default) the separable one (S7).

@@ -1,4 +1,4 @@
-"""Loop transcription of SPEC S4, S5 and S6: the path to read first.
+"""Loop transcription of spec S4, S5 and S6: the path to read first.
 
 Every output sample is computed on its own, straight from the closed-form
 sums of the specification. Nothing here is fast and nothing here is shared

@@ -234,7 +234,7 @@ def upsample_separable(x, kernel, *, out=None, workers=None):
     kernel : array_like, shape (k,), ``k`` even
     out : ndarray, shape (..., h, w), optional
         Receives the top-left ``h x w`` block of the result (``h <= 2H``,
-        ``w <= 2W``): the crop of SPEC S6, without a temporary.
+        ``w <= 2W``): the crop of spec S6, without a temporary.
     workers : int, optional
         Threads, as in ``scipy.fft`` (default: all cores).
 

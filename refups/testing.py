@@ -400,7 +400,7 @@ def check_implementation(candidate, *, dtype=np.float64, max_examples=100, pyram
     The candidate contract: ``candidate(latents, params, config) -> array``
     where ``latents`` is a list of ``(B, C_i, H_i, W_i)`` NumPy arrays of
     ``dtype`` (level 0 finest), ``params`` an ordered dict of NumPy float64
-    arrays under Cool-chic's names (SPEC S8: ``conv_transpose2ds.{i}.bias``,
+    arrays under Cool-chic's names (spec S8: ``conv_transpose2ds.{i}.bias``,
     ``conv_transpose2ds.{i}.parametrizations.weight.original``, then the same
     for ``conv2ds``; weights are half-kernels), and ``config`` a dict with
     ``ups_k_size``, ``ups_preconcat_k_size``, ``n_ups_kernel`` and

@@ -1,4 +1,4 @@
-"""The Upsampling module: latent pyramid -> dense tensor (SPEC S6, S8).
+"""The Upsampling module: latent pyramid -> dense tensor (spec S6, S8).
 
 Examples
 --------

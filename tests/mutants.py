@@ -57,7 +57,7 @@ def _preconcat(x, kernel, bug):
 
 
 def candidate(latents, params, config, bug=None):
-    """The Upsampling per SPEC S6, with at most one ``bug`` from :data:`BUGS`."""
+    """The Upsampling per spec S6, with at most one ``bug`` from :data:`BUGS`."""
     k_up, k_pre = config["ups_k_size"], config["ups_preconcat_k_size"]
     n_up, n_pre = config["n_ups_kernel"], config["n_ups_preconcat_kernel"]
     dtype = np.result_type(*latents, np.float32)

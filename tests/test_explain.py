@@ -1,4 +1,4 @@
-"""refups explain: the printed walk-through matches the computation (SPEC S4, S6)."""
+"""refups explain: the printed walk-through matches the computation (spec S4, S6)."""
 
 import numpy as np
 import pytest

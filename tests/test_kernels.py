@@ -1,4 +1,4 @@
-"""Kernels: half-kernel expansion, sizes and initial values (SPEC S1-S3)."""
+"""Kernels: half-kernel expansion, sizes and initial values (spec S1-S3)."""
 
 import numpy as np
 import pytest
@@ -104,7 +104,7 @@ def test_s3_bilinear_k6():
 @pytest.mark.parametrize("k", [8, 10, 12, 16])
 def test_s3_bicubic_literals_right_aligned(k):
     half = initial_ups_half_kernel(k)
-    # The decimal literals of SPEC S3, to the last digit.
+    # The decimal literals of spec S3, to the last digit.
     assert half[-4:].tolist() == [0.0351562, 0.1054687, -0.2617187, -0.8789063]
     assert_array_equal(half[:-4], np.zeros(k // 2 - 4))
 
@@ -113,7 +113,7 @@ def test_s3_bicubic_is_negated_keys_to_7_decimals():
     keys = np.array([-9, -27, 67, 225]) / 256
     core = np.asarray(BICUBIC_CORE)
     # Each literal is within half a unit of the 7th decimal of -keys (three are
-    # truncations, the last, -0.8789063, rounds 0.87890625 up; see SPEC S3).
+    # truncations, the last, -0.8789063, rounds 0.87890625 up; see spec S3).
     assert np.all(np.abs(core + keys) <= 5e-8 + 1e-16)
     assert_array_equal(np.round(core, 7), core)
 

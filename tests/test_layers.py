@@ -1,5 +1,5 @@
 """The two filters: fast paths against the loop transcription and other
-independent computations (SPEC S4, S5, S7, S9)."""
+independent computations (spec S4, S5, S7, S9)."""
 
 import numpy as np
 import pytest

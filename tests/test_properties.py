@@ -1,4 +1,4 @@
-"""Whole-module properties on drawn pyramids and configurations (SPEC S6, S7, S9)."""
+"""Whole-module properties on drawn pyramids and configurations (spec S6, S7, S9)."""
 
 import numpy as np
 from hypothesis import given

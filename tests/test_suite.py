@@ -1,5 +1,5 @@
 """The golden suite: provenance, format, agreement with a fresh generation,
-and verification (SPEC S1-S9 as observed in outputs)."""
+and verification (spec S1-S9 as observed in outputs)."""
 
 import json
 import pathlib

@@ -1,5 +1,5 @@
 """The Upsampling module: pyramid traversal, channel order, sharing, parameters
-(SPEC S6, S8, S9)."""
+(spec S6, S8, S9)."""
 
 from collections import OrderedDict
 

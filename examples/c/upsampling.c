@@ -1,4 +1,4 @@
-/* S1, S4, S5, S6 of refups' SPEC, one function each; see upsampling.h. */
+/* S1, S4, S5, S6 of the specification (docs/spec.md), one function each; see upsampling.h. */
 #include "upsampling.h"
 
 #include <limits.h>

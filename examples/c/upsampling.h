@@ -1,4 +1,4 @@
-/* Cool-chic's latent Upsampling module in C99, float64, after refups' SPEC.
+/* Cool-chic's latent Upsampling module in C99, float64, after the specification (docs/spec.md).
  *
  *   S1  a filter of size k is stored as its half h; w = h + mirror(h)
  *   S4  upsampling: stride-2 transposed convolution, replicate padding
