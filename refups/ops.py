@@ -37,9 +37,11 @@ Speed and memory (separable path only; results do not depend on either):
 
 * each pass runs on blocks of independent lines (rows for the width pass,
   columns for the height pass) on ``workers`` threads, as ``scipy.fft`` does:
-  ``None`` or ``-1`` means every core, ``1`` a single thread. SciPy's filters
-  release the GIL, and each line is computed the same way whatever the
-  blocks, so the output is identical bit for bit for any ``workers``;
+  ``None`` or ``-1`` means every core, ``1`` a single thread. Threads come
+  from one pool shared by the process, and passes under 1 MiB run on the
+  calling thread, where threads would cost more than they save; SciPy's
+  filters release the GIL, and each line is computed the same way whatever
+  the blocks, so the output is identical bit for bit for any ``workers``;
 * the height pass writes straight into ``out`` (for the Upsampling module, a
   slice of the next level's preallocated tensor), and the stuffed, padded
   signals only ever exist one block at a time.
@@ -47,6 +49,7 @@ Speed and memory (separable path only; results do not depend on either):
 
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -88,21 +91,54 @@ def resolve_workers(workers):
     return int(workers) if workers > 0 else cores + 1 + int(workers)
 
 
+# Below this many bytes per pass a single thread is faster: handing blocks to
+# threads costs tens of microseconds (measured in benchmarks/bench_workers.py).
+_THREADS_MIN_BYTES = 1 << 20
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _shared_pool():
+    """One thread pool for the whole process, created on first use and reused."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=resolve_workers(None), thread_name_prefix="refups")
+        return _pool
+
+
+def _forget_pool():
+    # A forked child inherits the pool object but not its threads.
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _run_blocks(task, n, nbytes, workers):
     """Call ``task(slice)`` on consecutive blocks covering ``range(n)``, on ``workers`` threads."""
     n_blocks = max(1, math.ceil(nbytes / _BLOCK_BYTES))
-    if workers > 1 and nbytes >= 64 * 1024:
+    if workers > 1 and nbytes >= _THREADS_MIN_BYTES:
         n_blocks = max(n_blocks, workers)  # every thread gets work
     n_blocks = min(n, n_blocks)
     bounds = [round(i * n / n_blocks) for i in range(n_blocks + 1)]
     blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    if workers == 1 or n_blocks == 1:
+    if workers == 1 or n_blocks == 1 or nbytes < _THREADS_MIN_BYTES:
         for block in blocks:
             task(block)
-    else:
-        with ThreadPoolExecutor(min(workers, n_blocks)) as pool:
-            for _ in pool.map(task, blocks):
-                pass  # re-raises a task's exception
+        return
+    # At most ``workers`` tasks at a time: thread t takes blocks t, t + workers, ...
+    groups = min(workers, n_blocks)
+
+    def run_group(t):
+        for block in blocks[t::groups]:
+            task(block)
+
+    for future in [_shared_pool().submit(run_group, t) for t in range(groups)]:
+        future.result()  # re-raises a task's exception
 
 
 def zero_stuff(x, axes=(-1,)):

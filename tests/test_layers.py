@@ -287,14 +287,37 @@ def test_s7_dense_path_keeps_tiny_kernel_products(f, kernel):
 @given(channel_stacks(max_side=24, max_channels=3), ups_kernels, preconcat_kernels, st.integers(2, 4))
 def test_workers_and_blocks_do_not_change_a_bit(x, ups, pre, workers):
     expected = (ops.upsample_separable(x, ups, workers=1), ops.preconcat_separable(x, pre, workers=1))
-    original = ops._BLOCK_BYTES
+    original = ops._BLOCK_BYTES, ops._THREADS_MIN_BYTES
     try:
-        ops._BLOCK_BYTES = 1  # one line per block: the most splitting there can be
+        # One line per block, threads even for tiny passes: the most splitting there can be.
+        ops._BLOCK_BYTES, ops._THREADS_MIN_BYTES = 1, 0
         for w in (1, workers):
             assert_array_equal(ops.upsample_separable(x, ups, workers=w), expected[0])
             assert_array_equal(ops.preconcat_separable(x, pre, workers=w), expected[1])
     finally:
-        ops._BLOCK_BYTES = original
+        ops._BLOCK_BYTES, ops._THREADS_MIN_BYTES = original
+
+
+def test_small_passes_stay_on_the_calling_thread_and_large_ones_share_one_pool(monkeypatch):
+    import threading
+
+    seen = set()
+    real = ops.ndimage.convolve1d
+
+    def spy(*args, **kwargs):
+        seen.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ops.ndimage, "convolve1d", spy)
+    ops.upsample_separable(np.ones((1, 16, 16)), [0.25, 0.75, 0.75, 0.25], workers=2)
+    assert seen == {threading.current_thread().name}
+    seen.clear()
+    big = np.ones((1, 600, 600))  # passes over 1 MiB
+    ops.upsample_separable(big, [0.25, 0.75, 0.75, 0.25], workers=2)
+    first_pool = ops._shared_pool()
+    ops.upsample_separable(big, [0.25, 0.75, 0.75, 0.25], workers=2)
+    assert ops._shared_pool() is first_pool
+    assert seen and all(name.startswith("refups") for name in seen)
 
 
 def test_out_receives_the_top_left_crop():
