@@ -1,11 +1,13 @@
-"""The ``refups`` command: ``golden``, ``verify``, ``run`` and ``explain``.
+"""The ``refups`` command: ``golden``, ``verify``, ``check``, ``run`` and ``explain``.
 
 Every problem with the user's input is one line on stderr,
 ``refups <command>: error: <what is wrong>``, and exit status 2.
 """
 
 import argparse
+import importlib
 import math
+import os
 import pathlib
 import re
 import sys
@@ -49,6 +51,19 @@ example:
   refups explain --input 0,0,1,0,0 --k 8      # impulse response of the bicubic init
   refups explain --half 0.1,-0.2,0.6          # your own half-kernel (k = 6)
   refups explain --pyramid""",
+    "check": """\
+MODULE:FUNCTION names your implementation under the candidate contract
+candidate(latents, params, config) -> array (see refups.testing); MODULE is
+imported from the current folder or PYTHONPATH. It is compared with the
+reference on drawn cases inside the profile; a failure is shrunk to a small
+case and printed with a ready-to-paste reproducer. The same --seed gives the
+same run.
+
+exit status: 0 pass, 1 a failing case (report and reproducer), 2 usage error.
+
+example:
+  refups check my_upsampling:upsample
+  refups check my_upsampling:upsample --profile full --dtype float32 --max-examples 500 --seed 1""",
     "run": """\
 The configuration is read from the parameter names and shapes (Cool-chic's
 get_param() names, SPEC S8); give the kernel sizes explicitly when a kind has
@@ -95,6 +110,16 @@ def _parser():
     verify.add_argument("--json", type=pathlib.Path, metavar="REPORT", help="also write the report as JSON")
     verify.add_argument("--list-profiles", action="store_true", help="describe the profiles and exit")
     verify.add_argument("--list-flags", action="store_true", help="describe the flags and exit")
+
+    check = add("check", "Property-test your implementation against the reference on drawn cases.")
+    check.add_argument("target", metavar="MODULE:FUNCTION", help="your implementation, e.g. mine:upsample")
+    check.add_argument("--profile", default="coolchic", metavar="NAME",
+                       help="draw inputs inside this profile: coolchic (default), bitstream, full")
+    check.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                       help="dtype of the latents given to your function (default: float64)")
+    check.add_argument("--max-examples", type=int, default=100, metavar="N",
+                       help="number of drawn cases (default: 100)")
+    check.add_argument("--seed", type=int, metavar="S", help="seed of the drawn cases (default: random)")
 
     explain = add("explain", "Print every intermediate of the upsampling filter (S4), or of a small pyramid (S6).")
     explain.add_argument("--input", default="1,2,4", metavar="VALUES",
@@ -272,11 +297,44 @@ def _cmd_run(args):
     return 0
 
 
+def _import_target(target):
+    """The function named by ``MODULE:FUNCTION``, imported from the current folder or PYTHONPATH."""
+    module_name, _, function_name = target.partition(":")
+    if not module_name or not function_name:
+        raise ValueError(f"MODULE:FUNCTION must name a module and a function, as in mine:upsample; "
+                         f"got {target!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except (ImportError, SyntaxError) as error:
+        raise ValueError(f"cannot import module {module_name!r} ({type(error).__name__}: {error})") from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ValueError(f"module {module_name!r} has no function {function_name!r}")
+    return function
+
+
+def _cmd_check(args):
+    from .testing import check_implementation
+
+    candidate = _import_target(args.target)
+    try:
+        check_implementation(candidate, profile=args.profile, dtype=args.dtype,
+                             max_examples=args.max_examples, seed=args.seed)
+    except AssertionError as failure:
+        print(f"check {args.target}: FAIL (profile {args.profile}, {args.dtype})\n\n{failure}")
+        return 1
+    print(f"check {args.target}: PASS ({args.max_examples} drawn cases, profile {args.profile}, "
+          f"{args.dtype}" + (f", seed {args.seed})" if args.seed is not None else ")"))
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``refups`` console script; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    command = {"golden": _cmd_golden, "verify": _cmd_verify, "run": _cmd_run,
+    command = {"golden": _cmd_golden, "verify": _cmd_verify, "run": _cmd_run, "check": _cmd_check,
                "explain": _cmd_explain}[args.command]
     try:
         return command(args)

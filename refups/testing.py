@@ -24,12 +24,21 @@ Examples
 """
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .verification import ulp_distance
 from .kernels import half_kernel_size
+from .profiles import (
+    BITSTREAM_MAX_K_SIZE,
+    BITSTREAM_MAX_KERNELS,
+    BITSTREAM_MAX_LEVELS,
+    PROFILES,
+    check_profile,
+    prefiltered_levels,
+)
 from .upsampling import Upsampling
 
 __all__ = [
@@ -153,7 +162,8 @@ def channel_stacks(*, min_side=1, max_side=12, max_channels=3, integer_valued=Fa
 
 
 @st.composite
-def _pyramids(draw, levels, side, batch, channels, odd_sizes, elements, dtype, image_size):
+def _pyramids(draw, levels, side, batch, channels, coarsest_channels, odd_sizes, elements, dtype,
+              image_size):
     L = draw(st.integers(*levels))
     if image_size is not None:
         H, W = image_size
@@ -166,8 +176,8 @@ def _pyramids(draw, levels, side, batch, channels, odd_sizes, elements, dtype, i
         H, W = step * draw(st.integers(low, high)), step * draw(st.integers(low, high))
     B = draw(st.integers(*batch))
     latents = []
-    for _ in range(L):
-        C = draw(st.integers(*channels))
+    for level in range(L):
+        C = draw(st.integers(*(coarsest_channels if level == L - 1 else channels)))
         latents.append(draw(hnp.arrays(dtype, (B, C, H, W), elements=elements)))
         H, W = -(-H // 2), -(-W // 2)  # the usual ceil(H / 2)
     return latents
@@ -176,7 +186,7 @@ def _pyramids(draw, levels, side, batch, channels, odd_sizes, elements, dtype, i
 def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
                     min_batch=1, max_batch=2, min_channels=1, max_channels=2,
                     odd_sizes=True, integer_valued=False, max_value=100.0,
-                    dtype=np.float64, image_size=None):
+                    dtype=np.float64, image_size=None, profile="full"):
     """Latent pyramids ``[y_0, ..., y_{L-1}]``, ``y_i`` of shape ``(B, C_i, H_i, W_i)`` (S6.7).
 
     Level 0 is the finest, ``H_{i+1} = ceil(H_i / 2)`` and likewise for ``W``.
@@ -198,6 +208,19 @@ def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
     _check_bounds("side", min_side, max_side, 1)
     _check_bounds("batch", min_batch, max_batch, 0)
     _check_bounds("channels", min_channels, max_channels, 0)
+    check_profile(profile)
+    # The profile's limits: (levels, batch, channels on pre-filtered levels, on the coarsest).
+    limits = {"full": (max_levels, max_batch, max_channels, max_channels),
+              "coolchic": (max_levels, max_batch, 1, max_channels),
+              "bitstream": (BITSTREAM_MAX_LEVELS, 1, 1, 1)}[profile]
+    max_levels, max_batch, fine_channels, coarse_channels = (
+        min(max_levels, limits[0]), min(max_batch, limits[1]), min(max_channels, limits[2]),
+        min(max_channels, limits[3]))
+    for name, low, high in [("levels", min_levels, max_levels), ("batch", min_batch, max_batch),
+                            ("channels", min_channels, fine_channels)]:
+        if low > high:
+            raise ValueError(f"min_{name}={low} is outside profile {profile!r}, which allows at most "
+                             f"{high}; lower min_{name} or choose another profile")
     dtype = _check_dtype(dtype)
     if image_size is not None:
         if (len(image_size) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1
@@ -207,7 +230,8 @@ def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
     elements = _elements(dtype, integer_valued=integer_valued, dyadic=False, max_value=max_value)
     return _pyramids(
         (min_levels, max_levels), (min_side, max_side), (min_batch, max_batch),
-        (min_channels, max_channels), odd_sizes, elements, dtype, image_size,
+        (min_channels, fine_channels), (min_channels, coarse_channels), odd_sizes, elements, dtype,
+        image_size,
     )
 
 
@@ -228,11 +252,12 @@ def _upsamplings(draw, ups_sizes, preconcat_sizes, counts, dyadic, max_value):
 
 def upsamplings(*, min_ups_k_size=4, max_ups_k_size=12, min_preconcat_k_size=1,
                 max_preconcat_k_size=9, min_kernels=1, max_kernels=4, dyadic=False,
-                max_value=1.0):
+                max_value=1.0, profile="full"):
     """Complete :class:`~refups.Upsampling` modules with drawn parameters (S6, S8).
 
     Both filter counts lie in ``[min_kernels, max_kernels]``; every half-kernel
-    and bias is drawn (``dyadic=True``: multiples of 1/8).
+    and bias is drawn (``dyadic=True``: multiples of 1/8). ``profile="bitstream"``
+    caps kernel sizes and counts at 15 (spec S11).
 
     Examples
     --------
@@ -242,6 +267,13 @@ def upsamplings(*, min_ups_k_size=4, max_ups_k_size=12, min_preconcat_k_size=1,
     >>> test()
     """
     _check_bounds("kernels", min_kernels, max_kernels, 0)
+    if check_profile(profile).name == "bitstream":
+        max_ups_k_size = min(max_ups_k_size, BITSTREAM_MAX_K_SIZE)
+        max_preconcat_k_size = min(max_preconcat_k_size, BITSTREAM_MAX_K_SIZE)
+        max_kernels = min(max_kernels, BITSTREAM_MAX_KERNELS)
+        if min_kernels > max_kernels:
+            raise ValueError(f"min_kernels={min_kernels} is outside profile 'bitstream', which allows "
+                             f"at most {max_kernels}")
     return _upsamplings(
         ups_kernel_sizes(min_size=min_ups_k_size, max_size=max_ups_k_size),
         preconcat_kernel_sizes(min_size=min_preconcat_k_size, max_size=max_preconcat_k_size),
@@ -393,8 +425,8 @@ def _reproducer(config, params, latents, dtype):
     return "\n".join(lines)
 
 
-def check_implementation(candidate, *, dtype=np.float64, max_examples=100, pyramids=None,
-                         modules=None, derandomize=False, shrink=True):
+def check_implementation(candidate, *, profile="coolchic", dtype=np.float64, max_examples=100,
+                         pyramids=None, modules=None, derandomize=False, shrink=True, seed=None):
     """Property-test ``candidate`` against the reference on drawn cases (S6 and its edge cases).
 
     The candidate contract: ``candidate(latents, params, config) -> array``
@@ -409,69 +441,178 @@ def check_implementation(candidate, *, dtype=np.float64, max_examples=100, pyram
 
     Each drawn case is compared element-wise with the reference within
     :func:`error_bounds`. Hypothesis shrinks a failure to a minimal case; the
-    raised ``AssertionError`` carries the comparison report and a ready-to-paste
-    reproducer with every array as a Python literal.
+    raised ``AssertionError`` carries the comparison report (or, when the
+    candidate raised, what is special about the input and how to exclude it)
+    and a ready-to-paste reproducer with every array as a Python literal.
 
     Parameters
     ----------
     candidate : callable
+    profile : {"coolchic", "bitstream", "full"}
+        Draw only inputs inside this conformance profile (spec S11). The
+        default, ``"coolchic"``, is what Cool-chic's own module accepts: at
+        most one channel on every pre-filtered level. ``"full"`` adds several
+        channels there (S6.6).
     dtype : {float64, float32}
+        The latents' dtype. It reaches every strategy, user-supplied ones too
+        (their latents are cast to it).
     max_examples : int
         Number of drawn cases (hypothesis ``max_examples``).
     pyramids, modules : strategy, optional
         Override :func:`latent_pyramids` (default: up to 5 levels, sides up to
         16, batch up to 2, 1 to 2 channels per level in half the draws and 0 to
-        2 in the other half) and :func:`upsamplings` (default: kernel sizes up
-        to 12 and 9, 1 to 3 filters of each kind). Three fixed cases always
-        run first: one level (S6.5), an empty level (S6.4), and five levels
-        of odd sizes with 2 and 3 distinct filters (S6.2, S6.3, S6.7).
+        2 in the other half, within ``profile``) and :func:`upsamplings`
+        (default: kernel sizes up to 12 and 9, 1 to 3 filters of each kind).
+        A drawn input outside ``profile`` is a ValueError that says how to fix
+        the strategy. Three fixed cases run first (those inside ``profile``):
+        one level (S6.5), an empty level (S6.4), and five levels of odd sizes
+        with 2 and 3 distinct filters (S6.2, S6.3, S6.7); a failure there is
+        followed by a search for a smaller failing case, which is reported.
     derandomize : bool
         Draw the same cases on every run.
     shrink : bool
         Shrink a failure to a minimal case (the default). ``False`` reports the
         first failing case as drawn, which is faster.
+    seed : int, optional
+        Seed of the drawn cases: the same seed gives the same run.
 
     Examples
     --------
     >>> check_implementation(reference_implementation, max_examples=5)
     """
     __tracebackhide__ = True
+    if not callable(candidate):
+        raise TypeError(f"candidate must be a callable candidate(latents, params, config); "
+                        f"got {type(candidate).__name__} {candidate!r}")
+    profile = check_profile(profile).name
     dtype = _check_dtype(dtype)
+    if isinstance(max_examples, bool) or not isinstance(max_examples, (int, np.integer)) or max_examples < 1:
+        raise ValueError(f"max_examples must be an integer >= 1; got {max_examples!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed must be an integer or None; got {seed!r}")
     if pyramids is None:
         # Half the draws may hold levels without channels (S6.4); the other half
         # never stop early, so that long chains of transitions are common too.
         pyramids = st.one_of(*(
             latent_pyramids(max_levels=5, max_side=16, max_batch=2, min_channels=low,
-                            max_channels=2, max_value=10.0, dtype=dtype)
+                            max_channels=2, max_value=10.0, dtype=dtype, profile=profile)
             for low in (1, 0)))
+    # The candidate receives latents of ``dtype`` whatever the strategy drew.
+    pyramids = pyramids.map(lambda latents: [np.asarray(y).astype(dtype) for y in latents])
     if modules is None:
-        modules = upsamplings(max_ups_k_size=12, max_preconcat_k_size=9, max_kernels=3)
+        modules = upsamplings(max_ups_k_size=12, max_preconcat_k_size=9, max_kernels=3, profile=profile)
 
-    phases = tuple(Phase) if shrink else tuple(p for p in Phase if p != Phase.shrink)
-
-    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
-              phases=phases, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(latents=pyramids, up=modules)
-    @example(latents=[np.ones((1, 1, 3, 3), dtype)], up=_fixed_module(1, 1))               # S6.5
-    @example(latents=_fixed_pyramid([(1, 1, 3, 3), (1, 0, 2, 2), (1, 1, 1, 1)], dtype),
-             up=_fixed_module(1, 1))                                                      # S6.4
-    @example(latents=_fixed_pyramid([(1, 1, 13, 15), (1, 1, 7, 8), (1, 1, 4, 4), (1, 1, 2, 2),
-                                     (1, 2, 1, 1)], dtype),
-             up=_fixed_module(2, 3))                                           # S6.2, S6.3, S6.7
-    def run(latents, up):
+    def check(latents, up):
         __tracebackhide__ = True
         config = {"ups_k_size": up.ups_k_size, "ups_preconcat_k_size": up.ups_preconcat_k_size,
                   "n_ups_kernel": up.n_ups_kernel, "n_ups_preconcat_kernel": up.n_ups_preconcat_kernel}
+        outside = PROFILES[profile].violations(_config_tuple(up), [y.shape for y in latents])
+        if outside:
+            raise ValueError(f"the strategies drew an input outside profile {profile!r} "
+                             f"({'; '.join(outside)}): build them with profile={profile!r}, "
+                             f"e.g. latent_pyramids(profile={profile!r}), or pass a wider profile")
         params = up.get_param()
-        expected = up(latents)
+        expected = up(latents, workers=1)
+        reproducer = f"Reproducer:\n{_reproducer(config, params, latents, dtype)}"
         try:
             actual = np.asarray(candidate([y.copy() for y in latents], up.get_param(), dict(config)))
+        except Exception as error:
+            raise AssertionError(
+                f"the candidate raised {type(error).__name__}: {_first_line(error)}\n\n"
+                f"{_special_features(up, latents)}\n\n{reproducer}") from error
+        try:
             assert_upsampling_close(actual, expected, dtype=dtype, atol=error_bounds(up, latents, dtype),
                                     channels=[y.shape[1] for y in latents], where="output")
-        except Exception as error:
-            raise AssertionError(f"{error}\n\nReproducer:\n{_reproducer(config, params, latents, dtype)}") from error
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n\n{reproducer}") from None
 
-    run()
+    phases = tuple(Phase) if shrink else tuple(p for p in Phase if p != Phase.shrink)
+
+    def search():
+        __tracebackhide__ = True
+
+        @settings(max_examples=max_examples, deadline=None, database=None, derandomize=derandomize,
+                  phases=phases, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @given(latents=pyramids, up=modules)
+        def run(latents, up):
+            __tracebackhide__ = True
+            check(latents, up)
+
+        (run if seed is None else hypothesis_seed(int(seed))(run))()
+
+    for label, latents, up in _fixed_examples(dtype):
+        if not PROFILES[profile].admits(_config_tuple(up), [y.shape for y in latents]):
+            continue
+        try:
+            check(latents, up)
+        except AssertionError as fixed:
+            # Hypothesis does not shrink explicit examples: search for a smaller failing case.
+            try:
+                search()
+            except AssertionError as smaller:
+                raise AssertionError(_with_note(smaller, f"First seen on the fixed example '{label}'; "
+                                                "this is the smallest failing case the search found.")) from None
+            raise AssertionError(_with_note(fixed, f"Found on the fixed example '{label}'; a search of "
+                                                   f"{max_examples} drawn cases found no smaller one.")) from None
+    search()
+
+
+def _with_note(error, note):
+    """The failure report with ``note`` placed before its reproducer (which stays runnable)."""
+    report, marker, reproducer = str(error).partition("\n\nReproducer:\n")
+    return f"{report}\n\n{note}{marker}{reproducer}"
+
+
+def _config_tuple(up):
+    return (up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel)
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else "(no message)"
+
+
+def _special_features(up, latents):
+    """What an input exercises beyond the plainest case, with how to leave it out."""
+    shapes = [tuple(np.shape(y)) for y in latents]
+    notes = []
+    for name, profile in PROFILES.items():
+        why = profile.violations(_config_tuple(up), shapes)
+        if why:
+            notes.append(f"outside profile {name!r} ({'; '.join(why)}); to exclude such inputs, "
+                         f"pass profile={name!r}")
+    if len(shapes) == 1:
+        notes.append("a single level: the output is y_0 unchanged (S6.5); to exclude, draw "
+                     "latent_pyramids(min_levels=2)")
+    empty = [i for i in range(len(shapes) - 1) if shapes[i][1] == 0]
+    if empty:
+        notes.append(f"level {max(empty)} has no channels: the loop stops there and finer levels are "
+                     f"dropped (S6.4); to exclude, draw latent_pyramids(min_channels=1)")
+    if shapes[-1][1] == 0:
+        notes.append("the coarsest level has no channels: it adds none (S6)")
+    if shapes[0][0] > 1:
+        notes.append(f"batch {shapes[0][0]} (S6); to exclude, draw latent_pyramids(max_batch=1)")
+    levels = prefiltered_levels(shapes)
+    if any(shapes[i][2] % 2 or shapes[i][3] % 2 for i in levels):
+        notes.append("odd sizes: an upsampled level is cropped to its finer level (S6.7); to exclude, "
+                     "draw latent_pyramids(odd_sizes=False)")
+    if len(levels) > min(up.n_ups_kernel, up.n_ups_preconcat_kernel):
+        notes.append("more transitions than filters: filters are shared modulo their count (S6.3)")
+    if not notes:
+        notes.append("nothing special: a plain pyramid inside every profile")
+    return "What is special about this input:\n" + "\n".join(f"- {note}" for note in notes)
+
+
+def _fixed_examples(dtype):
+    """``(label, latents, module)`` cases that always run first."""
+    return [
+        ("one level (S6.5)", [np.ones((1, 1, 3, 3), dtype)], _fixed_module(1, 1)),
+        ("an empty level (S6.4)", _fixed_pyramid([(1, 1, 3, 3), (1, 0, 2, 2), (1, 1, 1, 1)], dtype),
+         _fixed_module(1, 1)),
+        ("five odd-sized levels, 2 and 3 filters (S6.2, S6.3, S6.7)",
+         _fixed_pyramid([(1, 1, 13, 15), (1, 1, 7, 8), (1, 1, 4, 4), (1, 1, 2, 2), (1, 2, 1, 1)], dtype),
+         _fixed_module(2, 3)),
+    ]
 
 
 def _fixed_module(n_ups, n_pre):

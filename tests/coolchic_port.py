@@ -25,7 +25,10 @@ def full_kernel(half, k):
 
 
 class ConvTranspose2dLayer(torch.nn.Module):
-    """Stride-2 transposed convolution with a separable symmetric kernel, replicate padding."""
+    """Stride-2 transposed convolution with a separable symmetric kernel, replicate padding.
+
+    Training mode uses the dense ``w (x) w`` kernel, evaluation mode two 1-D passes.
+    """
 
     def __init__(self, half, k):
         super().__init__()
@@ -37,10 +40,13 @@ class ConvTranspose2dLayer(torch.nn.Module):
         if C == 0:  # F.pad refuses empty tensors; Cool-chic's module gives an empty result
             return x.new_zeros(B, 0, 2 * H, 2 * W)
         x = x.reshape(B * C, 1, H, W)  # each channel on its own
-        P, crop = self.k // 2, 3 * self.k // 2 - 1
+        P, crop, k = self.k // 2, 3 * self.k // 2 - 1, self.k
         x = F.pad(x, (P, P, P, P), mode="replicate")
-        kernel = torch.outer(self.weight, self.weight)[None, None]
-        y = F.conv_transpose2d(x, kernel, stride=2)
+        if self.training:
+            y = F.conv_transpose2d(x, torch.outer(self.weight, self.weight)[None, None], stride=2)
+        else:
+            y = F.conv_transpose2d(x, self.weight.reshape(1, 1, 1, k), stride=(1, 2))
+            y = F.conv_transpose2d(y, self.weight.reshape(1, 1, k, 1), stride=(2, 1))
         y = y[:, :, crop:-crop, crop:-crop]
         return y.reshape(B, C, *y.shape[2:])
 
@@ -50,20 +56,26 @@ class Conv2dLayer(torch.nn.Module):
 
     def __init__(self, half, k):
         super().__init__()
-        self.weight = torch.outer(full_kernel(half, k), full_kernel(half, k))[None, None]
+        self.weight = full_kernel(half, k)
 
     def forward(self, x):
-        return x + F.conv2d(x, self.weight, padding=self.weight.shape[-1] // 2)
+        k, p = len(self.weight), len(self.weight) // 2
+        if self.training:
+            return x + F.conv2d(x, torch.outer(self.weight, self.weight)[None, None], padding=p)
+        y = F.conv2d(x, self.weight.reshape(1, 1, 1, k), padding=(0, p))
+        return x + F.conv2d(y, self.weight.reshape(1, 1, k, 1), padding=(p, 0))
 
 
 class CoolchicLikeUpsampling(torch.nn.Module):
     def __init__(self, params, ups_k_size, ups_preconcat_k_size, n_ups_kernel, n_ups_preconcat_kernel):
         super().__init__()
         name = "{}.{}.parametrizations.weight.original"
-        self.conv_transpose2ds = [ConvTranspose2dLayer(params[name.format("conv_transpose2ds", i)], ups_k_size)
-                                  for i in range(n_ups_kernel)]
-        self.conv2ds = [Conv2dLayer(params[name.format("conv2ds", j)], ups_preconcat_k_size)
-                        for j in range(n_ups_preconcat_kernel)]
+        self.conv_transpose2ds = torch.nn.ModuleList(
+            ConvTranspose2dLayer(params[name.format("conv_transpose2ds", i)], ups_k_size)
+            for i in range(n_ups_kernel))
+        self.conv2ds = torch.nn.ModuleList(
+            Conv2dLayer(params[name.format("conv2ds", j)], ups_preconcat_k_size)
+            for j in range(n_ups_preconcat_kernel))
 
     def forward(self, latents):
         u = latents[-1]
@@ -74,6 +86,23 @@ class CoolchicLikeUpsampling(torch.nn.Module):
             x = x[:, :, :target.shape[-2], :target.shape[-1]]
             u = torch.cat([self.conv2ds[idx % len(self.conv2ds)](target), x], dim=1)
         return u
+
+
+def candidate(latents, params, config, train=False):
+    """The module under ``refups.testing.check_implementation``'s candidate contract.
+
+    Parameters become tensors of the latents' dtype, as Cool-chic's would be.
+    """
+    dtype = torch.from_numpy(latents[0]).dtype
+    weights = {name: torch.as_tensor(value, dtype=dtype) for name, value in params.items()}
+    module = CoolchicLikeUpsampling(weights, **config).train(train)
+    with torch.no_grad():
+        return module([torch.from_numpy(y) for y in latents]).numpy()
+
+
+def candidate_train(latents, params, config):
+    """:func:`candidate` in training mode (dense 2-D kernels)."""
+    return candidate(latents, params, config, train=True)
 
 
 def run_case(case_dir, out_dir, dtype=torch.float64):

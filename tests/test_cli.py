@@ -255,3 +255,58 @@ def test_help_has_an_example(command, capsys):
 def test_python_dash_m_refups():
     result = subprocess.run([sys.executable, "-m", "refups", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("refups ")
+
+
+CANDIDATES = '''
+import numpy as np
+from refups.testing import reference_implementation
+
+
+def good(latents, params, config):
+    return reference_implementation(latents, params, config)
+
+
+def biased(latents, params, config):
+    return reference_implementation(latents, params, config) + params["conv2ds.0.bias"][0]
+'''
+
+
+@pytest.fixture()
+def candidates_module(tmp_path, monkeypatch):
+    (tmp_path / "my_candidates.py").write_text(CANDIDATES)
+    monkeypatch.chdir(tmp_path)
+    yield "my_candidates"
+    sys.modules.pop("my_candidates", None)
+
+
+def test_check_passes_a_correct_function_from_the_current_folder(candidates_module, capsys):
+    status, out, _ = run(capsys, "check", f"{candidates_module}:good", "--max-examples", "20", "--seed", "5")
+    assert status == 0
+    assert out == f"check {candidates_module}:good: PASS (20 drawn cases, profile coolchic, float64, seed 5)\n"
+
+
+def test_check_fails_with_a_report_and_a_reproducer_and_a_seed_repeats_it(candidates_module, capsys):
+    outputs = []
+    for _ in range(2):
+        status, out, _ = run(capsys, "check", f"{candidates_module}:biased", "--profile", "bitstream",
+                             "--dtype", "float32", "--seed", "11")
+        assert status == 1
+        outputs.append(out)
+    assert outputs[0].startswith(f"check {candidates_module}:biased: FAIL (profile bitstream, float32)")
+    assert "element(s) differ" in outputs[0] and "Reproducer:\nimport numpy as np" in outputs[0]
+    assert "dtype='float32'" in outputs[0]
+    assert outputs[0] == outputs[1]  # the same seed, the same run
+
+
+@pytest.mark.parametrize("target, extra, pattern", [
+    ("my_candidates", [], r"MODULE:FUNCTION must name a module and a function, as in mine:upsample; "
+                          r"got 'my_candidates'$"),
+    ("nowhere_module:f", [], r"cannot import module 'nowhere_module' \(ModuleNotFoundError: No module named "),
+    ("my_candidates:missing", [], r"module 'my_candidates' has no function 'missing'$"),
+    ("my_candidates:good", ["--profile", "all"], r"profile must be one of 'full', 'coolchic', 'bitstream'; "
+                                                 r"got 'all'$"),
+    ("my_candidates:good", ["--max-examples", "0"], r"max_examples must be an integer >= 1; got 0$"),
+])
+def test_check_usage_errors_exit_2_with_one_line(candidates_module, capsys, target, extra, pattern):
+    status, _, err = run(capsys, "check", target, *extra)
+    assert_one_line_error(status, err, r"^refups check: error: " + pattern)

@@ -75,3 +75,23 @@ def test_run_records_a_raising_module_as_a_failure_with_its_error(tmp_path):
     assert "to have 1 channels" in rows["batch3_channels"]["stderr"]
     assert report["flags"]["multichannel_prefilter"] == {"cases": 1, "failed": 1}
     assert np.load(tmp_path / "out" / "odd_7x5" / "output.npy").shape == (1, 3, 7, 5)
+
+
+@pytest.mark.parametrize("mode", ["candidate", "candidate_train"])  # eval: separable, train: dense
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_coolchic_like_module_passes_check_implementation_with_default_arguments(mode, dtype):
+    from refups.testing import check_implementation
+
+    check_implementation(getattr(coolchic_port, mode), dtype=dtype, derandomize=True)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_coolchic_like_module_passes_refups_check(dtype):
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "refups", "check", "coolchic_port:candidate", "--dtype", dtype, "--seed", "3"],
+        capture_output=True, text=True, cwd=ROOT / "tests",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == f"check coolchic_port:candidate: PASS (100 drawn cases, profile coolchic, {dtype}, seed 3)\n"

@@ -4,6 +4,7 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 
@@ -13,14 +14,26 @@ def python_blocks(page):
 
 
 def test_property_testing_page_example_runs():
-    (source,) = python_blocks("property-testing.md")
+    source = python_blocks("property-testing.md")[0]
     namespace = {"__name__": "docs_example"}
     exec(compile(source, "property-testing.md", "exec"), namespace)
     tests = [name for name in namespace if name.startswith("test_")]
-    assert tests == ["test_my_upsampling_matches_the_reference", "test_with_at_most_one_channel_per_level"]
+    assert tests == ["test_my_upsampling_matches_the_reference", "test_everything_refups_computes_on_large_pyramids"]
     namespace["test_my_upsampling_matches_the_reference"](np.float64)
     namespace["test_my_upsampling_matches_the_reference"](np.float32)
-    namespace["test_with_at_most_one_channel_per_level"]()
+    namespace["test_everything_refups_computes_on_large_pyramids"]()
+
+
+def test_property_testing_page_torch_adapter_passes_in_both_dtypes(monkeypatch):
+    pytest.importorskip("torch")
+    from refups.testing import check_implementation
+
+    monkeypatch.syspath_prepend(str(DOCS.parent / "examples"))
+    source = python_blocks("property-testing.md")[1]
+    namespace = {"__name__": "docs_torch_adapter"}
+    exec(compile(source, "property-testing.md", "exec"), namespace)
+    for dtype in (np.float64, np.float32):
+        check_implementation(namespace["torch_candidate"], dtype=dtype, max_examples=30, derandomize=True)
 
 
 def test_readme_example_runs_and_says_what_it_does():

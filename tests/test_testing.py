@@ -151,11 +151,13 @@ def test_reference_and_independent_numpy_implementation_pass():
     check_implementation(mutants.candidate, dtype=np.float32, derandomize=True)
 
 
+@pytest.mark.parametrize("profile", ["coolchic", "full"])
 @pytest.mark.parametrize("bug", mutants.BUGS)
-def test_every_mutant_is_caught_within_the_default_budget(bug):
+def test_every_mutant_is_caught_within_the_default_budget(bug, profile):
     with pytest.raises(AssertionError) as info:
         # Catching is what is timed here; shrinking is checked once, below.
-        check_implementation(functools.partial(mutants.candidate, bug=bug), derandomize=True, shrink=False)
+        check_implementation(functools.partial(mutants.candidate, bug=bug), profile=profile,
+                             derandomize=True, shrink=False)
     message = str(info.value)
     assert "Reproducer:" in message and "reference_implementation(latents, params, config)" in message
 
@@ -188,3 +190,93 @@ def test_torch_example_passes_the_checker():
             return up([torch.from_numpy(y) for y in latents]).numpy()
 
     check_implementation(candidate, derandomize=True)
+
+
+def test_a_failure_first_seen_on_a_fixed_example_is_reported_shrunk():
+    # Zero padding shows on the five-level 13x15 fixed example first; a 2-level pyramid of
+    # tiny levels shows it too, and that is what the report must carry.
+    bug = functools.partial(mutants.candidate, bug="zero_padding")
+    with pytest.raises(AssertionError) as info:
+        check_implementation(bug, derandomize=True)
+    message = str(info.value)
+    assert "First seen on the fixed example 'five odd-sized levels" in message
+    shapes = [tuple(int(n) for n in m.split(", ")) for m in re.findall(r"# \(([\d, ]+)\)", message)]
+    assert shapes and sum(np.prod(shape) for shape in shapes) < 13 * 15
+    assert len(message.split("Reproducer:\n", 1)[1]) < 1500  # the fixed case's reproducer is ~4000
+
+
+def raises_on_several_channels(latents, params, config):
+    if any(y.shape[1] > 1 for y in latents[:-1]):
+        raise RuntimeError("weight of size [1, 1, 1, 1], expected input to have 1 channels")
+    return reference_implementation(latents, params, config)
+
+
+def test_default_profile_keeps_to_what_a_one_channel_prefilter_accepts():
+    check_implementation(raises_on_several_channels, derandomize=True)
+    check_implementation(raises_on_several_channels, dtype=np.float32, derandomize=True)
+
+
+def test_a_raising_candidate_is_told_what_is_special_and_how_to_exclude_it():
+    with pytest.raises(AssertionError) as info:
+        check_implementation(raises_on_several_channels, profile="full", derandomize=True)
+    message = str(info.value)
+    assert message.startswith("the candidate raised RuntimeError: weight of size [1, 1, 1, 1], expected input")
+    assert re.search(r"- outside profile 'coolchic' \(level \d is pre-filtered and has \d channels; "
+                     r"Cool-chic's pre-concatenation filter takes at most 1\); to exclude such inputs, "
+                     r"pass profile='coolchic'", message)
+    assert "Reproducer:" in message
+
+
+def test_dtype_reaches_user_strategies():
+    seen = set()
+
+    def candidate(latents, params, config):
+        seen.update(y.dtype for y in latents)
+        return reference_implementation(latents, params, config)
+
+    check_implementation(candidate, dtype=np.float32, max_examples=10, derandomize=True,
+                         pyramids=latent_pyramids(max_channels=1, max_levels=3, max_side=6))
+    assert seen == {np.dtype(np.float32)}
+
+
+def test_a_user_strategy_outside_the_profile_is_rejected_with_a_fix():
+    with pytest.raises(ValueError, match=r"^the strategies drew an input outside profile 'bitstream' \(.*\): "
+                                         r"build them with profile='bitstream', e\.g\. "
+                                         r"latent_pyramids\(profile='bitstream'\), or pass a wider profile(\n|$)"):
+        check_implementation(reference_implementation, profile="bitstream", max_examples=20,
+                             pyramids=latent_pyramids(min_batch=2, max_batch=2, max_side=4))
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"candidate": 42}, TypeError, r"^candidate must be a callable candidate\(latents, params, config\); got int 42$"),
+    ({"profile": "cool-chic"}, ValueError, r"^profile must be one of 'full', 'coolchic', 'bitstream'; got 'cool-chic'$"),
+    ({"max_examples": 0}, ValueError, r"^max_examples must be an integer >= 1; got 0$"),
+    ({"seed": "1"}, TypeError, r"^seed must be an integer or None; got '1'$"),
+])
+def test_check_implementation_argument_errors(arguments, error, message):
+    arguments = {"candidate": reference_implementation, **arguments}
+    with pytest.raises(error, match=message):
+        check_implementation(arguments.pop("candidate"), **arguments)
+
+
+@settings(max_examples=100)
+@given(st.data())
+def test_strategies_stay_inside_their_profile(data):
+    from refups.profiles import PROFILES, profiles_of
+
+    profile = data.draw(st.sampled_from(list(PROFILES)))
+    latents = data.draw(latent_pyramids(max_levels=10, max_side=8, min_channels=0, max_channels=3,
+                                        max_batch=3, profile=profile))
+    up = data.draw(upsamplings(max_ups_k_size=18, max_preconcat_k_size=17, max_kernels=17, profile=profile))
+    config = (up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel)
+    assert profile in profiles_of(config, [y.shape for y in latents])
+
+
+def test_profile_bounds_that_leave_nothing_are_errors():
+    with pytest.raises(ValueError, match=r"^min_batch=2 is outside profile 'bitstream', which allows at most 1; "
+                                         r"lower min_batch or choose another profile$"):
+        latent_pyramids(min_batch=2, profile="bitstream")
+    with pytest.raises(ValueError, match=r"^min_channels=2 is outside profile 'coolchic', which allows at most 1"):
+        latent_pyramids(min_channels=2, max_channels=3, profile="coolchic")
+    with pytest.raises(ValueError, match=r"^min_kernels=16 is outside profile 'bitstream'"):
+        upsamplings(min_kernels=16, max_kernels=20, profile="bitstream")
