@@ -21,7 +21,7 @@ from .kernels import (
 from .layers import UpsamplingSeparableSymmetricConv2d, UpsamplingSeparableSymmetricConvTranspose2d
 from .upsampling import Transition, Upsampling, UpsamplingTrace
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Transition",

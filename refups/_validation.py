@@ -8,6 +8,8 @@ import operator
 
 import numpy as np
 
+from .limits import check_allocation
+
 
 def as_real_array(value, name):
     """Return ``value`` as an ndarray with a bool, integer or float dtype.
@@ -17,6 +19,8 @@ def as_real_array(value, name):
     """
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
+    if isinstance(value, range):  # the one sequence that is small until converted
+        check_allocation(8 * _range_length(value), name)
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:
@@ -27,6 +31,13 @@ def as_real_array(value, name):
             f"got dtype {array.dtype}"
         )
     return array
+
+
+def _range_length(r):
+    try:
+        return len(r)
+    except OverflowError:  # longer than sys.maxsize
+        return 2**63
 
 
 def compute_dtype(dtype):
@@ -93,6 +104,12 @@ def check_latents(latents):
     for i in range(len(levels) - 1):
         _, _, H_fine, W_fine = levels[i].shape
         _, _, H_coarse, W_coarse = levels[i + 1].shape
+        if H_coarse > H_fine or W_coarse > W_fine:
+            raise ValueError(
+                f"latents[{i + 1}] must be no larger than latents[{i}]: level 0 is the finest "
+                f"(H_{i + 1} <= H_{i} and W_{i + 1} <= W_{i}); got shapes "
+                f"{levels[i + 1].shape} and {levels[i].shape}"
+            )
         if 2 * H_coarse < H_fine or 2 * W_coarse < W_fine:
             raise ValueError(
                 f"latents[{i + 1}] must be at least half the size of latents[{i}] "
@@ -100,4 +117,26 @@ def check_latents(latents):
                 f"{levels[i + 1].shape} and {levels[i].shape}"
             )
     dtype = compute_dtype(np.result_type(*levels))
+    check_allocation(output_nbytes([y.shape for y in levels], dtype), "the output of these latents")
     return [y.astype(dtype, copy=False) for y in levels]
+
+
+def output_nbytes(shapes, dtype):
+    """Bytes of the tensor the module returns for levels of these shapes (S6, S6.4).
+
+    The output has the size of the finest level reached before a level
+    without channels stops the loop, and the channels of every level from it.
+
+    Examples
+    --------
+    >>> output_nbytes([(2, 1, 8, 8), (2, 3, 4, 4)], np.float64)   # 2 * 4 * 8 * 8 * 8
+    4096
+    >>> output_nbytes([(1, 1, 8, 8), (1, 0, 4, 4), (1, 3, 2, 2)], np.float32)   # level 1 has no channels: level 2 is returned
+    48
+    """
+    first = len(shapes) - 1
+    while first > 0 and shapes[first - 1][1] > 0:
+        first -= 1
+    B, _, H, W = shapes[first]
+    channels = sum(shape[1] for shape in shapes[first:])
+    return B * channels * H * W * np.dtype(dtype).itemsize

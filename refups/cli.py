@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 from . import __version__
-from .io import FileError, load_npy, load_params, save_npy, write_json
+from .io import FileError, Interrupted, interruptible, load_npy, load_params, save_npy, write_json
+from .limits import check_kernel_size_limit
 
 EXAMPLES = {
     "golden": """\
@@ -43,14 +44,22 @@ example:
   refups verify mine --select phase_k2mod4,S6.4 --json report.json""",
     "explain": """\
 Without arguments: the worked example of SPEC S4, (1, 2, 4) with the k = 4
-bilinear kernel, giving 1 1.25 1.75 2.5 3.5 4.
+bilinear kernel, giving 1 1.25 1.75 2.5 3.5 4. --prefilter walks through the
+pre-concatenation filter of S5 instead (default input 1,2;3,4, kernel the
+initial impulse of size 3, or --half with k = 2 * len - 1), --pyramid through
+the transitions of S6: shapes only, or every tensor when --input gives the
+levels, finest first, separated by '|' (one channel each; upsampling kernel
+from --k or --half, default the initial k = 8). Output is wrapped to the
+terminal's width (--width); wide tables are cut into blocks of columns.
 
 example:
   refups explain
   refups explain --input "1,2;3,4" --k 4      # a 2-D input: rows separated by ';'
   refups explain --input 0,0,1,0,0 --k 8      # impulse response of the bicubic init
   refups explain --half 0.1,-0.2,0.6          # your own half-kernel (k = 6)
-  refups explain --pyramid""",
+  refups explain --prefilter --half 0.5,1     # S5 with the kernel (0.5, 1, 0.5)
+  refups explain --pyramid
+  refups explain --pyramid --k 4 --input '1,2,3,4;5,6,7,8;9,10,11,12|1,2;3,4|5'""",
     "check": """\
 MODULE:FUNCTION names your implementation under the candidate contract
 candidate(latents, params, config) -> array (see refups.testing); MODULE is
@@ -107,6 +116,8 @@ def _parser():
                         help="time limit of one --run command (default: 60)")
     verify.add_argument("--dtype", choices=["float32", "float64"],
                         help="require the candidate's files to have this dtype")
+    verify.add_argument("--tier", choices=["exact", "pass", "warn"], default="pass",
+                        help="the lowest tier that passes (default: pass; see docs/tolerances.md)")
     verify.add_argument("--json", type=pathlib.Path, metavar="REPORT", help="also write the report as JSON")
     verify.add_argument("--list-profiles", action="store_true", help="describe the profiles and exit")
     verify.add_argument("--list-flags", action="store_true", help="describe the flags and exit")
@@ -121,12 +132,21 @@ def _parser():
                        help="number of drawn cases (default: 100)")
     check.add_argument("--seed", type=int, metavar="S", help="seed of the drawn cases (default: random)")
 
-    explain = add("explain", "Print every intermediate of the upsampling filter (S4), or of a small pyramid (S6).")
-    explain.add_argument("--input", default="1,2,4", metavar="VALUES",
-                         help="comma-separated samples; ';' separates the rows of a 2-D input (default: 1,2,4)")
-    explain.add_argument("--k", type=int, help="kernel size, with its initial half-kernel (default: 4)")
-    explain.add_argument("--half", metavar="VALUES", help="comma-separated half-kernel (k = 2 * its length)")
-    explain.add_argument("--pyramid", action="store_true", help="walk through each transition of a small pyramid")
+    explain = add("explain", "Print every intermediate of the upsampling filter (S4), the pre-concatenation "
+                             "filter (S5) or a pyramid (S6).")
+    explain.add_argument("--input", metavar="VALUES",
+                         help="comma-separated samples; ';' separates the rows of a 2-D input, '|' the levels "
+                              "of a --pyramid (default: 1,2,4; with --prefilter 1,2;3,4)")
+    explain.add_argument("--k", type=int, help="kernel size, with its initial half-kernel (default: 4; "
+                                               "with --prefilter 3, with --pyramid 8)")
+    explain.add_argument("--half", metavar="VALUES",
+                         help="comma-separated half-kernel (k = 2 * its length; with --prefilter 2 * length - 1)")
+    explain.add_argument("--prefilter", action="store_true",
+                         help="walk through the pre-concatenation filter (S5) instead of the upsampling filter")
+    explain.add_argument("--pyramid", action="store_true",
+                         help="walk through each transition of a pyramid (S6): shapes, or every tensor with --input")
+    explain.add_argument("--width", type=int, metavar="COLUMNS",
+                         help="wrap the output at COLUMNS characters (default: the terminal's width; 0: never)")
 
     run = add("run", "Run the reference Upsampling on your own parameters and latents.")
     run.add_argument("--params", required=True, type=pathlib.Path,
@@ -141,6 +161,8 @@ def _parser():
     run.add_argument("--prefix", default="", metavar="PREFIX",
                      help="use only the parameters whose names start with PREFIX, without it "
                           "(e.g. 'upsampling.' in a whole model's state dict)")
+    run.add_argument("--trace", type=pathlib.Path, metavar="DIR",
+                     help="also write every intermediate to DIR (new or empty), laid out as a golden case")
     return parser
 
 
@@ -193,14 +215,13 @@ def _print_report(report):
     for item in report["not_run"]:
         print(f"  {item['id']}: {item['reason']}")
     width = max(len(row["id"]) for row in rows)
-    print(f"{'case':<{width}}  {'tolerance (rtol, atol)':<26}  {'max abs':>9}  {'max rel':>9}  "
-          f"{'max ulp':>9}  {'first stage':<26}  verdict")
+    print(f"{'case':<{width}}  {'dtype':<7}  {'err/bound':>9}  {'max abs':>9}  {'max rel':>9}  "
+          f"{'max ulp':>9}  {'tier':<5}  {'first stage':<26}  verdict")
     for row in rows:
-        tol = row["tolerance"]
-        tolerance = f"{tol['dtype']} {tol['rtol']:.0e}, {tol['atol']:.1e}"
-        print(f"{row['id']:<{width}}  {tolerance:<26}  {_format_number(row['max_abs'], '9.2e')}  "
+        print(f"{row['id']:<{width}}  {row['tolerance']['dtype']:<7}  "
+              f"{_format_number(row['max_error_over_bound'], '9.3g')}  {_format_number(row['max_abs'], '9.2e')}  "
               f"{_format_number(row['max_rel'], '9.2e')}  {_format_number(row['max_ulp'], '9d')}  "
-              f"{row['first_stage'] or '-':<26}  {row['status']}"
+              f"{row['tier']:<5}  {row['first_stage'] or '-':<26}  {row['status']}"
               + (f"  ({row['reason']})" if row["reason"] else ""))
         if row["status"] != "PASS" and row.get("stderr"):
             print("    stderr: " + row["stderr"].splitlines()[-1][:200])
@@ -211,6 +232,9 @@ def _print_report(report):
             for flag, counts in sorted(failed_flags.items(), key=lambda item: -item[1]["failed"])))
     passed = sum(row["status"] == "PASS" for row in rows)
     print(f"verify: {passed} passed, {len(rows) - passed} failed")
+    tiers = ", ".join(f"{sum(row['tier'] == tier for row in rows)} {tier}"
+                      for tier in ("exact", "pass", "warn", "fail"))
+    print(f"tiers: {tiers} (lowest passing tier: {report['tier']})")
     print(f"verdict for profile {report['profile']}: {report['verdict']} "
           f"({passed} of {len(rows)} cases passed)")
 
@@ -226,7 +250,7 @@ def _cmd_verify(args):
         raise ValueError("CANDIDATE (the folder of your outputs) is required")
     report = verify(args.candidate, golden=args.golden, dtype=args.dtype, profile=args.profile,
                     select=_tokens(args.select), skip=_tokens(args.skip), run=args.run,
-                    timeout=args.timeout)
+                    timeout=args.timeout, tier=args.tier)
     _print_report(report)
     if args.json is not None:
         report_to_json(report, args.json)
@@ -241,23 +265,45 @@ def _numbers(text, name):
 
 
 def _cmd_explain(args):
-    from .explain import explain_1d, explain_2d, explain_pyramid
-    from .kernels import check_ups_kernel_size
+    import shutil
 
-    if args.pyramid:
-        print(explain_pyramid())
-        return 0
+    from . import explain
+    from .kernels import check_preconcat_kernel_size, check_ups_kernel_size
+
+    if args.pyramid and args.prefilter:
+        raise ValueError("--pyramid and --prefilter cannot be combined; choose one walk-through")
+    if args.width is not None and args.width < 0:
+        raise ValueError(f"--width must be >= 0 (0: no limit); got {args.width}")
+    width = (shutil.get_terminal_size().columns if args.width is None else args.width) or None
     half = None if args.half is None else _numbers(args.half, "--half")
-    k = check_ups_kernel_size(args.k, "--k") if args.k is not None else (None if half else 4)
+    if args.prefilter:  # S5: odd sizes, k = 2 * len(half) - 1
+        k = None if args.k is None else check_preconcat_kernel_size(args.k, "--k")
+        if half is not None and k is not None and k != 2 * len(half) - 1:
+            raise ValueError(f"--k must be 2 * len(--half) - 1 = {2 * len(half) - 1} with --prefilter; got {k}")
+        x = explain.parse_grid("1,2;3,4" if args.input is None else args.input, "--input")
+        print(explain.explain_prefilter(x, half, k, width=width))
+        return 0
+    if half is not None and len(half) < 2:  # S2: k = 2 * len(half) must be even and >= 4
+        raise ValueError(f"--half must have at least 2 values, since the kernel size k = 2 * len(--half) "
+                         f"must be >= 4 (S2); got {len(half)} value (k = {2 * len(half)})")
+    k = None if args.k is None else check_ups_kernel_size(args.k, "--k")
     if half is not None and k is not None and k != 2 * len(half):
         raise ValueError(f"--k must be 2 * len(--half) = {2 * len(half)}; got {k}")
-    rows = [_numbers(row, "--input") for row in args.input.split(";")]
-    if len(rows) == 1:
-        print(explain_1d(rows[0], half, k))
-    elif len({len(row) for row in rows}) != 1:
-        raise ValueError(f"--input rows must all have the same length; got {[len(r) for r in rows]}")
+    if args.pyramid:
+        latents = None
+        if args.input is not None:  # the user's levels, one channel each
+            latents = [level[None, None] for level in explain.parse_levels(args.input, "--input")]
+        try:
+            text = explain.explain_pyramid(latents=latents, ups_k_size=k or 8, ups_half=half, width=width)
+        except ValueError as error:
+            raise ValueError(f"--input levels: {error}") from None
+        print(text)
+        return 0
+    x = explain.parse_grid("1,2,4" if args.input is None else args.input, "--input")
+    if x.shape[0] == 1:
+        print(explain.explain_1d(x[0], half, k, width=width))
     else:
-        print(explain_2d(rows, half, k))
+        print(explain.explain_2d(x, half, k, width=width))
     return 0
 
 
@@ -278,20 +324,28 @@ def config_from_params(params, ups_k_size=None, ups_preconcat_k_size=None):
 
 
 def _cmd_run(args):
+    from .io import check_output, check_param_layout
     from .upsampling import Upsampling
 
+    check_output(args.out)  # before any work: never a folder, link, device or FIFO
     params = load_params(args.params)
     if args.prefix:
         params = {name[len(args.prefix):]: value for name, value in params.items()
                   if name.startswith(args.prefix)}
         if not params:
             raise FileError(args.params, f"has no parameter whose name starts with {args.prefix!r}")
+    check_param_layout(params, args.params)
     latents = [load_npy(path) for path in args.latents]
     up = Upsampling(*config_from_params(params, args.ups_k_size, args.ups_preconcat_k_size))
     up.set_param(params)
     if args.dtype:
         latents = [y.astype(args.dtype) for y in latents]
-    out = up.train(args.dense)(latents)
+    if args.trace is not None:  # the intermediates too, in a golden case's layout
+        from .explain import write_trace
+
+        out = write_trace(args.trace, up.train(args.dense), latents).output
+    else:
+        out = up.train(args.dense)(latents)
     save_npy(args.out, out)
     print(f"wrote {args.out}: shape {out.shape}, dtype {out.dtype}, {up!r}")
     return 0
@@ -337,8 +391,16 @@ def main(argv=None):
     command = {"golden": _cmd_golden, "verify": _cmd_verify, "run": _cmd_run, "check": _cmd_check,
                "explain": _cmd_explain}[args.command]
     try:
-        return command(args)
-    except (FileError, ValueError, TypeError, OSError) as error:
+        with interruptible():  # SIGINT, SIGTERM: clean up, one line, exit 130 / 143
+            for flag in ("--k", "--ups-k-size", "--ups-preconcat-k-size"):
+                value = getattr(args, flag[2:].replace("-", "_"), None)
+                if value is not None:
+                    check_kernel_size_limit(value, flag)
+            return command(args)
+    except Interrupted as interruption:
+        print(f"refups {args.command}: {interruption}", file=sys.stderr)
+        return interruption.status
+    except (FileError, ValueError, TypeError, OSError, MemoryError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"refups {args.command}: error: {message}", file=sys.stderr)
         return 2

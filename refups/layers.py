@@ -11,6 +11,7 @@ import numpy as np
 
 from . import ops
 from ._validation import as_real_array, check_channels
+from .limits import check_kernel_size_limit
 from .kernels import (
     check_preconcat_kernel_size,
     check_ups_kernel_size,
@@ -77,7 +78,7 @@ class _SymmetricFilter(Module):
     """Shared parameter handling: a half-kernel ``weight`` and a ``bias`` of shape (1,)."""
 
     def __init__(self, kernel_size):
-        self.kernel_size = self._check_size(kernel_size, "kernel_size")
+        self.kernel_size = check_kernel_size_limit(self._check_size(kernel_size, "kernel_size"), "kernel_size")
         self.initialize_parameters()
 
     @property

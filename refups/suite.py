@@ -10,9 +10,13 @@ folder per case (the layout is documented in ``data/README.md``)::
     <case id>/transition_<idx>.upsampled.npy         expected intermediates, idx 0 coarsest
     <case id>/transition_<idx>.prefiltered.npy
     <case id>/output.npy                             expected dense tensor
+    <case id>/<stage>.f32.npy                        every expected stage, float32
 
-Expected values are refups' float64 separable path. Each case's data depend
-on :data:`SUITE_SEED` and the case id only: regenerating gives the same bytes.
+Expected values are the exact results (:mod:`refups.exact`), each rounded
+once, correctly, to float64 (``<stage>.npy``) and to float32
+(``<stage>.f32.npy``): they depend on no summation order. Each case's data
+depend on :data:`SUITE_SEED` and the case id only: regenerating gives the
+same bytes.
 Loading trusts nothing: every case id and file name is checked against the
 manifest's rules and must resolve inside the suite folder.
 """
@@ -33,8 +37,9 @@ import numpy as np
 
 from . import __version__
 from .cases import CASES
+from .exact import upsampling_exact
 from .flags import FLAGS
-from .io import FileError, load_npy, params_to_json, save_npy, sha256, write_json
+from .io import FileError, folder_writer, load_npy, params_to_json, read_json, save_npy, sha256, write_json
 from .kernels import half_kernel_size, initial_preconcat_half_kernel, initial_ups_half_kernel
 from .profiles import PROFILES
 from .upsampling import Upsampling
@@ -52,10 +57,13 @@ CASE_TEXT_FORMAT = "refups-case 1"
 SUITE_SEED = 20261125
 
 #: The modules whose code determines the suite (hashed into the manifest).
-GENERATOR_SOURCES = ("_validation.py", "cases.py", "flags.py", "io.py", "kernels.py", "layers.py",
-                     "ops.py", "profiles.py", "suite.py", "upsampling.py")
+GENERATOR_SOURCES = ("_validation.py", "cases.py", "exact.py", "flags.py", "io.py", "kernels.py",
+                     "layers.py", "ops.py", "profiles.py", "suite.py", "upsampling.py")
 
 TOLERANCE_RULE = "|actual - expected| <= atol + rtol * |expected|"
+
+EXPECTED_VALUES = ("exact results correctly rounded: to float64 in <stage>.npy, to float32 in "
+                   "<stage>.f32.npy")
 
 #: What case ids and file names may look like: no separators, so nothing leaves the suite.
 CASE_ID = re.compile(r"[a-z0-9_]+")
@@ -136,28 +144,32 @@ def build_case(case):
     params = _case_params(case, up, rng)
     up.set_param(params)
     latents = _case_latents(case, rng)
-    trace = up.trace(latents)
+    # Expected values: the exact results, each rounded once, correctly, to the dtype.
+    exact = upsampling_exact(up, latents)
+    traces = {"": exact.to_float(np.float64), ".f32": exact.to_float(np.float32)}
     if case.exact:
-        # The generator checks its own claim: float32 gives the same bits.
-        out32 = up([y.astype(np.float32) for y in latents])
-        if not np.array_equal(out32, trace.output):
+        # The generator checks its own claim: refups' float32 path gives the same bits.
+        if not np.array_equal(up([y.astype(np.float32) for y in latents]), traces[""].output):
             raise RuntimeError(f"case {case.id} is marked exact but float32 differs")
     arrays = OrderedDict()
     for i, y in enumerate(latents):
         arrays[f"latent_{i}"] = y
     for name, value in params.items():
         arrays[f"param.{name}"] = value
-    for step in trace.transitions:
-        arrays[f"transition_{step.index}.upsampled"] = step.upsampled
-        arrays[f"transition_{step.index}.prefiltered"] = step.prefiltered
-    arrays["output"] = trace.output
+    for suffix, trace in traces.items():
+        for step in trace.transitions:
+            arrays[f"transition_{step.index}.upsampled{suffix}"] = step.upsampled
+            arrays[f"transition_{step.index}.prefiltered{suffix}"] = step.prefiltered
+        arrays[f"output{suffix}"] = trace.output
     return arrays
 
 
 def _role(stem):
     if stem.startswith("latent_"):
         return "input"
-    return "param" if stem.startswith("param.") else "expected"
+    if stem.startswith("param."):
+        return "param"
+    return "expected_float32" if stem.endswith(".f32") else "expected"
 
 
 def _tolerances(case, arrays):
@@ -177,7 +189,7 @@ def _tolerances(case, arrays):
 def _manifest_case(case, arrays, case_dir=None):
     files = []
     for stem, array in arrays.items():
-        entry = {"path": f"{stem}.npy", "role": _role(stem), "dtype": "<f8",
+        entry = {"path": f"{stem}.npy", "role": _role(stem), "dtype": array.dtype.str,
                  "shape": list(array.shape)}
         if case_dir is not None:
             entry["sha256"] = sha256(case_dir / entry["path"])
@@ -258,7 +270,7 @@ def _generator_hash():
 def _manifest(cases):
     return {"format_version": FORMAT_VERSION, "refups_version": __version__,
             "generator_sha256": _generator_hash(), "suite_seed": SUITE_SEED,
-            "tolerance_rule": TOLERANCE_RULE,
+            "expected_values": EXPECTED_VALUES, "tolerance_rule": TOLERANCE_RULE,
             "profiles": {name: {"summary": p.summary, "rules": list(p.rules)}
                          for name, p in PROFILES.items()},
             "flags": {name: {"bug": f.bug, "clauses": list(f.clauses), "profiles": list(f.profiles)}
@@ -284,7 +296,8 @@ def write_suite(out, *, force=False, cases=CASES):
 
     Everything is written to a temporary folder beside ``out`` and renamed
     into place at the end, so a crash never leaves a half-written suite. A
-    non-empty ``out`` is replaced only with ``force=True``.
+    non-empty ``out`` is replaced only with ``force=True``; a link or a file
+    is never replaced (:func:`refups.io.folder_writer`).
 
     Examples
     --------
@@ -296,13 +309,7 @@ def write_suite(out, *, force=False, cases=CASES):
     (2, ['s4_worked_example', 'initial_ups4_pre1'])
     """
     out = pathlib.Path(out)
-    if out.exists() and not out.is_dir():
-        raise FileError(out, "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise FileError(out, "is not empty; pass --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_writer(out, force=force) as tmp:
         entries = []
         for case in cases:
             arrays = build_case(case)
@@ -318,16 +325,6 @@ def write_suite(out, *, force=False, cases=CASES):
             entries.append(entry)
         write_json(tmp / "manifest.schema.json", schema())
         write_json(tmp / "manifest.json", _manifest(entries))
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out
 
 
@@ -461,13 +458,14 @@ def load_suite(folder):
     """
     folder = pathlib.Path(folder)
     path = folder / "manifest.json"
-    if not path.is_file():
-        raise FileError(path, "no such file")
-    try:
-        manifest = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise FileError(path, f"is not valid JSON ({str(error) or type(error).__name__})") from None
+    manifest = read_json(path)
     check_manifest(manifest, path)
+    if not manifest["cases"]:
+        raise FileError(path, "'cases' is empty; a suite has at least one case")
+    for n, entry in enumerate(manifest["cases"]):  # what verify reads besides check_manifest's keys
+        config = entry.get("config", {})
+        if not isinstance(config, dict) or not all(_is_count(v) for v in config.values()):
+            raise FileError(path, f"case {n} ({entry['id']}): 'config' must be an object of integers >= 0")
     data = OrderedDict()
     for entry in manifest["cases"]:
         arrays = OrderedDict()

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .verification import ulp_distance
+from .bounds import stage_bounds
 from .kernels import half_kernel_size
 from .profiles import (
     BITSTREAM_MAX_K_SIZE,
@@ -284,22 +285,17 @@ def upsamplings(*, min_ups_k_size=4, max_ups_k_size=12, min_preconcat_k_size=1,
 # -- comparing dense tensors -------------------------------------------------------
 
 def error_bounds(up, latents, dtype):
-    """Element-wise bound on the rounding error of a correct implementation in ``dtype``.
+    """Element-wise bound on ``|candidate - reference|`` for correct implementations in ``dtype``.
 
-    Derivation. Every output sample is a sum of products of latents and
-    kernel taps, computed through ``T`` transitions. For a sum of ``n``
-    products, ``|fl(sum) - sum| <= gamma_n * sum |a_i| |b_i|`` with
-    ``gamma_n = n u / (1 - n u)`` and ``u = eps(dtype) / 2`` (Higham,
-    *Accuracy and Stability of Numerical Algorithms*, 3.1). The right-hand
-    sum, carried through the whole module, is the module itself run on
-    ``|y_i|`` with ``|h|`` for every half-kernel: that is ``B`` below, one
-    value per output element. ``n`` counts the operations on the longest
-    path: at most ``k_ups^2 + k_pre^2 + 1`` per transition (the dense 2-D
-    kernels, the residual addition), which also covers rounding the float64
-    parameters to ``dtype``. Candidate and reference both round, and each
-    operation may also underflow by at most ``tiny(dtype)``, hence::
+    :func:`refups.bounds.stage_bounds` bounds the distance of any correct
+    implementation in ``dtype`` from the exact output (the model and its
+    proof are in :mod:`refups.bounds`). The reference is one such
+    implementation, so two of them are at most twice that apart::
 
-        bound = 2 * (gamma_n * B + n * tiny),   n = T * (ups_k_size^2 + ups_preconcat_k_size^2 + 1)
+        bound = 2 * (gamma_N * B + N * tiny)
+
+    with ``B`` the module run on ``|y_i|`` with ``|h|`` and ``N`` the
+    operation count of each output channel.
 
     Returns
     -------
@@ -309,17 +305,10 @@ def error_bounds(up, latents, dtype):
     --------
     >>> up = Upsampling(4, 1, 1, 1)
     >>> bound = error_bounds(up, [np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 1))], np.float32)
-    >>> bound.shape, bool(np.all(bound < 1e-4))
+    >>> bound.shape, bool(np.all(bound < 1e-5))
     ((1, 2, 2, 2), True)
     """
-    magnitude = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel,
-                           up.n_ups_preconcat_kernel)
-    magnitude.set_param({name: np.abs(value) for name, value in up.get_param().items()})
-    B = magnitude([np.abs(np.asarray(y, dtype=np.float64)) for y in latents])
-    T = max(len(latents) - 1, 1)
-    n = T * (up.ups_k_size ** 2 + up.ups_preconcat_k_size ** 2 + 1)
-    u = np.finfo(dtype).eps / 2
-    return 2 * ((n * u / (1 - n * u)) * B + n * np.finfo(dtype).tiny)
+    return 2 * stage_bounds(up, latents, dtype)["output"]
 
 
 def _location(index, channels):
@@ -445,6 +434,11 @@ def check_implementation(candidate, *, profile="coolchic", dtype=np.float64, max
     candidate raised, what is special about the input and how to exclude it)
     and a ready-to-paste reproducer with every array as a Python literal.
 
+    Three fixed cases run first (those inside ``profile``): one level (S6.5),
+    an empty level (S6.4), and five levels of odd sizes with 2 and 3
+    distinct filters (S6.2, S6.3, S6.7). A failure there is followed by a
+    search for a smaller failing case, and the smallest one found is reported.
+
     Parameters
     ----------
     candidate : callable
@@ -458,16 +452,14 @@ def check_implementation(candidate, *, profile="coolchic", dtype=np.float64, max
         (their latents are cast to it).
     max_examples : int
         Number of drawn cases (hypothesis ``max_examples``).
-    pyramids, modules : strategy, optional
-        Override :func:`latent_pyramids` (default: up to 5 levels, sides up to
+    pyramids : strategy, optional
+        Overrides :func:`latent_pyramids` (default: up to 5 levels, sides up to
         16, batch up to 2, 1 to 2 channels per level in half the draws and 0 to
-        2 in the other half, within ``profile``) and :func:`upsamplings`
-        (default: kernel sizes up to 12 and 9, 1 to 3 filters of each kind).
-        A drawn input outside ``profile`` is a ValueError that says how to fix
-        the strategy. Three fixed cases run first (those inside ``profile``):
-        one level (S6.5), an empty level (S6.4), and five levels of odd sizes
-        with 2 and 3 distinct filters (S6.2, S6.3, S6.7); a failure there is
-        followed by a search for a smaller failing case, which is reported.
+        2 in the other half, within ``profile``). A drawn input outside
+        ``profile`` is a ValueError that says how to fix the strategy.
+    modules : strategy, optional
+        Overrides :func:`upsamplings` (default: kernel sizes up to 12 and 9,
+        1 to 3 filters of each kind), checked against ``profile`` the same way.
     derandomize : bool
         Draw the same cases on every run.
     shrink : bool

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_count, check_latents
-from .kernels import check_preconcat_kernel_size, check_ups_kernel_size
+from .kernels import check_preconcat_kernel_size, check_ups_kernel_size, half_kernel_size
 from .layers import (
     Module,
     UpsamplingSeparableSymmetricConv2d,
     UpsamplingSeparableSymmetricConvTranspose2d,
     check_param,
 )
+from .limits import check_allocation, check_count_limit, check_kernel_size_limit
 from .ops import resolve_workers
 
 __all__ = ["Transition", "Upsampling", "UpsamplingTrace"]
@@ -118,6 +119,14 @@ class Upsampling(Module):
         )
         n_ups_kernel = check_count(n_ups_kernel, "n_ups_kernel")
         n_ups_preconcat_kernel = check_count(n_ups_preconcat_kernel, "n_ups_preconcat_kernel")
+        # Allocation guard (refups.limits): sizes and counts first, then the bytes they imply.
+        check_kernel_size_limit(self.ups_k_size, "ups_k_size")
+        check_kernel_size_limit(self.ups_preconcat_k_size, "ups_preconcat_k_size")
+        check_count_limit(n_ups_kernel, "n_ups_kernel")
+        check_count_limit(n_ups_preconcat_kernel, "n_ups_preconcat_kernel")
+        check_allocation(8 * (n_ups_kernel * (half_kernel_size(self.ups_k_size) + 1)
+                              + n_ups_preconcat_kernel * (half_kernel_size(self.ups_preconcat_k_size) + 1)),
+                         "the parameters of these filters")
         self.conv_transpose2ds = [
             UpsamplingSeparableSymmetricConvTranspose2d(self.ups_k_size)
             for _ in range(n_ups_kernel)
@@ -205,7 +214,7 @@ class Upsampling(Module):
         Returns
         -------
         ndarray, shape (B, C_0 + ... + C_{L-1}, H_0, W_0)
-            Or coarser and with fewer channels when a level has no channels (S6.4).
+            The dense tensor; coarser and with fewer channels when a level has no channels (S6.4).
 
         Examples
         --------
@@ -309,10 +318,10 @@ class Upsampling(Module):
                     invalid.append(str(error))
         if missing or unexpected or invalid:
             problems = []
-            if missing:
-                problems.append(f"missing {missing}")
-            if unexpected:
-                problems.append(f"unexpected {unexpected}")
+            for label, names in (("missing", missing), ("unexpected", unexpected)):
+                if names:  # at most 10 names, so that the message stays one readable line
+                    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+                    problems.append(f"{label} {names[:10]}{more}")
             if invalid:
                 problems.append("invalid: " + "; ".join(invalid))
             raise ValueError(

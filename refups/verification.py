@@ -17,12 +17,14 @@ import pathlib
 
 import numpy as np
 
+from .bounds import stage_bounds
 from .io import FileError, load_npy, write_json
 from .profiles import PROFILES, check_profile
 from .runner import check_command, run_case
 from .suite import TOLERANCE_RULE, default_suite_path, generate_suite, inside, load_suite
+from .upsampling import Upsampling
 
-__all__ = ["compare", "report_to_json", "select_cases", "ulp_distance", "verify"]
+__all__ = ["TIERS", "compare", "judge", "report_to_json", "select_cases", "ulp_distance", "verify"]
 
 
 def _ordered_ints(x):
@@ -84,6 +86,51 @@ def compare(actual, expected, rtol, atol):
     max_ulp = ulp_distance(actual[both_finite], expected[both_finite]) if both_finite.all() else math.inf
     return {"ok": ok, "max_abs": float(err.max(initial=0.0)), "max_rel": float(rel.max(initial=0.0)),
             "max_ulp": max_ulp, "nan": n_nan, "inf": n_inf}
+
+
+#: Verdict tiers, best first. A case's tier is that of its worst element.
+TIERS = ("exact", "pass", "warn", "fail")
+
+
+def judge(actual, expected, rounded, bound, rtol, atol):
+    """Tier and errors of one stage, element by element.
+
+    ``expected`` is the exact value rounded to float64, ``rounded`` the exact
+    value correctly rounded to ``actual``'s dtype, ``bound`` the acceptance
+    bound of that dtype (:func:`refups.bounds.stage_bounds`). An element is
+    ``exact`` when it equals ``rounded`` bit for bit, ``pass`` when
+    ``|actual - expected| <= bound + u64 |expected|`` (the last term covers
+    ``expected``'s own rounding), ``warn`` when it is only inside the loose
+    tolerance ``atol + rtol |expected|``, and ``fail`` otherwise.
+
+    Examples
+    --------
+    >>> e = np.array([1.0, 2.0])
+    >>> judge(np.array([1.0, 2.0 + 1e-15]), e, e, np.full(2, 1e-14), 0.0, 0.0)["tier"]
+    'pass'
+    >>> judge(np.array([1.0, 2.0 + 1e-9]), e, e, np.full(2, 1e-14), 1e-6, 0.0)["tier"]
+    'warn'
+    """
+    result = compare(actual, expected, rtol, atol)
+    a = actual.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        error = np.abs(a - expected)
+        allowed = bound + np.finfo(np.float64).eps / 2 * np.abs(expected)
+        inside = error <= allowed  # False for NaN
+        ratio = np.where(inside & (error == 0), 0.0, np.where(np.isfinite(error), error / allowed, np.inf))
+    if np.array_equal(actual, rounded.astype(actual.dtype)):
+        tier = "exact"
+    elif inside.all():
+        tier = "pass"
+    elif result["ok"]:
+        tier = "warn"
+    else:
+        tier = "fail"
+    if np.isfinite(a).all():  # ULPs of the dtype, from the correctly rounded value
+        result["max_ulp"] = ulp_distance(actual, rounded.astype(actual.dtype))
+    result.update(tier=tier, max_error_over_bound=float(np.max(ratio, initial=0.0)),
+                  outside_bound=int(np.count_nonzero(~inside)))
+    return result
 
 
 def _matches(token, entry):
@@ -158,17 +205,41 @@ def _read_candidate(file, dtype):
     return actual, ""
 
 
-def _verify_case(entry, expected, case_dir, dtype):
+def _case_module(entry, arrays):
+    """The case's module and latents, rebuilt from the suite's files."""
+    config = {key: value for key, value in entry["config"].items() if key != "n_levels"}
+    up = Upsampling(**config)
+    up.set_param({name: arrays[f"param.{name}"] for name in up.get_param()})
+    latents = [arrays[f"latent_{i}"] for i in range(entry["config"]["n_levels"])]
+    return up, latents
+
+
+def _stage_reason(stage, result, tol, tier):
+    held = [f"{result[key]} {label}" for key, label in (("nan", "NaN"), ("inf", "infinite")) if result[key]]
+    if held:
+        return f"{stage}: holds {' and '.join(held)} value(s) where finite ones are expected"
+    if tier == "warn":
+        return (f"{stage}: {result['outside_bound']} element(s) outside the acceptance bound (up to "
+                f"{result['max_error_over_bound']:.3g} times it), inside the loose tolerance: "
+                f"a loss of precision")
+    if tier == "pass":
+        return f"{stage}: within the acceptance bound, not bit-equal to the correctly rounded value"
+    return (f"{stage}: max abs error {result['max_abs']:.3g}, up to {result['max_error_over_bound']:.3g} "
+            f"times the acceptance bound, beyond the loose tolerance atol {tol['atol']:.3g} + "
+            f"rtol {tol['rtol']:.3g} * |expected|")
+
+
+def _verify_case(entry, expected, case_dir, dtype, tier):
     tolerance_dtype = "float64" if dtype is None else str(dtype)
-    row = {"id": entry["id"], "status": "FAIL", "flags": list(entry.get("flags", [])),
+    row = {"id": entry["id"], "status": "FAIL", "tier": "fail", "flags": list(entry.get("flags", [])),
            "tolerance": dict(entry["tolerance"][tolerance_dtype], dtype=tolerance_dtype),
-           "max_abs": None, "max_rel": None, "max_ulp": None, "nan": 0, "inf": 0,
-           "first_stage": None, "reason": ""}
+           "max_abs": None, "max_rel": None, "max_ulp": None, "max_error_over_bound": None,
+           "nan": 0, "inf": 0, "first_stage": None, "reason": ""}
     if not (case_dir / "output.npy").is_file():
         row["reason"] = f"missing {case_dir / 'output.npy'}"
         return row
-    worst = {"max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "nan": 0, "inf": 0}
-    reasons = []
+    worst = {"max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "max_error_over_bound": 0.0, "nan": 0, "inf": 0}
+    reasons, tiers, bounds = [], [], {}
     for stage in entry["stages"]:
         file = case_dir / f"{stage}.npy"
         if stage != "output" and not file.is_file():
@@ -176,28 +247,30 @@ def _verify_case(entry, expected, case_dir, dtype):
         actual, problem = _read_candidate(file, dtype)
         if actual is None:
             reasons.append(f"{stage}: {file.name} {problem}")
+            tiers.append("fail")
             row["first_stage"] = row["first_stage"] or stage
             continue
         if actual.shape != expected[stage].shape:
             reasons.append(f"{stage}: shape {actual.shape}, expected {expected[stage].shape}")
+            tiers.append("fail")
             row["first_stage"] = row["first_stage"] or stage
             continue
-        row["tolerance"] = dict(entry["tolerance"][str(actual.dtype)], dtype=str(actual.dtype))
-        tol = row["tolerance"]
-        result = compare(actual, expected[stage], tol["rtol"], tol["atol"])
-        for key in ("max_abs", "max_rel", "max_ulp"):
+        name = str(actual.dtype)
+        row["tolerance"] = tol = dict(entry["tolerance"][name], dtype=name)
+        if name not in bounds:
+            bounds[name] = stage_bounds(*_case_module(entry, expected), actual.dtype)
+        rounded = expected[stage + (".f32" if name == "float32" else "")]
+        result = judge(actual, expected[stage], rounded, bounds[name][stage], tol["rtol"], tol["atol"])
+        for key in ("max_abs", "max_rel", "max_ulp", "max_error_over_bound"):
             worst[key] = max(worst[key], result[key])
         if stage == "output":
             worst["nan"], worst["inf"] = result["nan"], result["inf"]
-        if not result["ok"]:
+        tiers.append(result["tier"])
+        if TIERS.index(result["tier"]) > TIERS.index(tier):
             row["first_stage"] = row["first_stage"] or stage
-            held = [f"{result[key]} {label}" for key, label in (("nan", "NaN"), ("inf", "infinite"))
-                    if result[key]]
-            reasons.append(f"{stage}: " + (f"holds {' and '.join(held)} value(s) where finite "
-                                           f"ones are expected" if held else
-                                           f"max abs error {result['max_abs']:.3g} > atol "
-                                           f"{tol['atol']:.3g} + rtol {tol['rtol']:.3g} * |expected|"))
+            reasons.append(_stage_reason(stage, result, tol, result["tier"]))
     row.update(worst)
+    row["tier"] = max(tiers, key=TIERS.index)
     if reasons:
         row["reason"] = reasons[0]
     else:
@@ -216,7 +289,7 @@ def _flag_summary(rows):
 
 
 def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), skip=(),
-           run=None, timeout=60.0):
+           run=None, timeout=60.0, tier="pass"):
     """Compare a candidate's outputs with a suite; return a report dict.
 
     ``candidate`` holds ``<case id>/output.npy`` (required) and optionally the
@@ -227,6 +300,10 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
     ``{out}``, is first run on every chosen case to produce the candidate's
     files (:func:`refups.runner.run_case`; needs a suite folder), each run
     limited to ``timeout`` seconds.
+
+    Every element is judged against the exact value (:func:`judge`): tiers
+    ``exact``, ``pass``, ``warn``, ``fail``; a case's tier is its worst
+    element's, and the case passes when its tier is at least ``tier``.
 
     The report has ``verdict`` (``"PASS"`` or ``"FAIL"``), ``passed``, one row
     per case run (``cases``), the cases not run with their reasons
@@ -241,6 +318,8 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
     """
     candidate = pathlib.Path(candidate)
     dtype = None if dtype is None else np.dtype(dtype)
+    if tier not in TIERS[:-1]:
+        raise ValueError(f"--tier must be one of {', '.join(TIERS[:-1])}; got {tier!r}")
     if run is not None:
         check_command(run)
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
@@ -265,14 +344,14 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
         command = None
         if run is not None:
             command = run_case(run, inside(golden, entry["id"]), case_dir, timeout=timeout)
-        row = _verify_case(entry, data[entry["id"]], case_dir, dtype)
+        row = _verify_case(entry, data[entry["id"]], case_dir, dtype, tier)
         if command is not None:
             row["seconds"], row["stderr"] = round(command.seconds, 3), command.stderr
             if not command.ok:
                 row.update(status="FAIL", reason=command.reason)
         rows.append(row)
     passed = all(row["status"] == "PASS" for row in rows)
-    return {"golden": source, "candidate": str(candidate), "profile": profile,
+    return {"golden": source, "candidate": str(candidate), "profile": profile, "tier": tier,
             "select": list(select), "skip": list(skip), "run": run,
             "dtype": None if dtype is None else str(dtype), "tolerance_rule": TOLERANCE_RULE,
             "verdict": "PASS" if passed else "FAIL", "passed": passed,

@@ -48,8 +48,10 @@ def test_golden_writes_and_refuses_to_overwrite(tmp_path, capsys):
 def test_verify_pass_fail_and_json(suite, tmp_path, capsys):
     candidate = copy_expected(suite, tmp_path / "cand")
     status, out, _ = run(capsys, "verify", candidate, "--golden", suite, "--json", tmp_path / "r.json")
-    assert status == 0 and out.splitlines()[-2:] == ["verify: 4 passed, 0 failed",
-                                                     "verdict for profile full: PASS (4 of 4 cases passed)"]
+    assert status == 0 and out.splitlines()[-3:] == [
+        "verify: 4 passed, 0 failed",
+        "tiers: 4 exact, 0 pass, 0 warn, 0 fail (lowest passing tier: pass)",
+        "verdict for profile full: PASS (4 of 4 cases passed)"]
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is True
     path = candidate / "initial_ups4_pre1" / "output.npy"
     array = np.load(path)

@@ -1,0 +1,102 @@
+"""Acceptance bounds: how far a correct implementation in a dtype may be from the exact value.
+
+The model (Higham, *Accuracy and Stability of Numerical Algorithms*, 2.2 and
+3.1). Every floating operation in ``dtype`` is exact up to a relative error
+``|delta| <= u = eps(dtype) / 2`` and an underflow error of at most
+``tiny(dtype)``; ``gamma_n = n u / (1 - n u)``. A sum of ``m`` products of
+``p`` factors, evaluated in any order and association, is then within
+``gamma_(m - 1 + p - 1) * sum |terms|`` of its exact value, and relative
+errors of stages that feed each other add up: ``(1 + gamma_a)(1 + gamma_b)
+<= 1 + gamma_(a + b)``.
+
+Applied to the specification:
+
+* an upsampled sample (S4) is a sum of at most ``(k/2)^2`` non-zero products
+  ``w[s] w[t] x`` (zero-stuffed samples add exact zeros): ``n = (k/2)^2 + 1``
+  for the dense kernel, ``n = k`` for two separable passes, so
+  ``n_ups = max((k/2)^2 + 1, k)``;
+* a pre-filtered sample (S5) is ``X`` plus ``k^2`` products ``w[s] w[t] X``:
+  ``n_pre = max(k^2 + 1, 2k + 1)``;
+* rounding the float64 inputs to ``dtype`` costs 1, and rounding the two taps
+  of each product 2, so every filter adds ``n_ups + 2`` or ``n_pre + 2``.
+
+Following the S6 loop, each channel of each stage carries its own count
+``N`` (the longest chain of operations behind it), and the sums of absolute
+terms are the module itself run on ``|y_i|`` with ``|h|`` for every
+half-kernel (``B``). The bound of an element is::
+
+    bound = gamma_N * B + N * tiny
+
+Examples
+--------
+>>> from refups import Upsampling
+>>> up = Upsampling(4, 1, 1, 1)
+>>> bounds = stage_bounds(up, [np.ones((1, 1, 2, 2)), np.ones((1, 1, 1, 1))], np.float32)
+>>> sorted(bounds)
+['output', 'transition_0.prefiltered', 'transition_0.upsampled']
+>>> 1 + operation_counts(4, 1)[0]       # N: the input rounded, then one upsampling filter
+8
+>>> float(bounds["transition_0.upsampled"].max() / np.finfo(np.float32).eps)   # gamma_8 B / eps, B = 1
+4.000001...
+"""
+
+import numpy as np
+
+from .upsampling import Upsampling
+
+__all__ = ["operation_counts", "stage_bounds"]
+
+
+def operation_counts(ups_k_size, ups_preconcat_k_size):
+    """``(n_ups, n_pre)``: rounding steps one upsampling / pre-concatenation filter adds.
+
+    Examples
+    --------
+    >>> operation_counts(8, 7)      # (16 + 1 + 2, 49 + 1 + 2)
+    (19, 52)
+    """
+    k, q = ups_k_size, ups_preconcat_k_size
+    return max((k // 2) ** 2 + 1, k) + 2, max(q * q + 1, 2 * q + 1) + 2
+
+
+def _bound(magnitude, counts, dtype):
+    """``gamma_N * B + N * tiny`` with one count ``N`` per channel (axis 1)."""
+    u = np.finfo(dtype).eps / 2
+    n = np.asarray(counts, dtype=np.float64).reshape(1, -1, 1, 1)
+    gamma = n * u / (1 - n * u)
+    # B is computed in float64; a relative 2**-40 covers its own rounding.
+    return gamma * magnitude * (1 + 2.0 ** -40) + n * np.finfo(dtype).tiny
+
+
+def stage_bounds(up, latents, dtype):
+    """Per-element bounds on ``|computed - exact|`` for every stage of ``up.trace(latents)``.
+
+    Parameters
+    ----------
+    up : Upsampling
+    latents : list of array_like, shapes (B, C_i, H_i, W_i)
+    dtype : {float32, float64}
+        The precision the implementation computes in.
+
+    Returns
+    -------
+    dict
+        ``{"transition_<idx>.upsampled": ..., "transition_<idx>.prefiltered": ...,
+        "output": ...}``, float64 arrays of the stages' shapes.
+    """
+    dtype = np.dtype(dtype)
+    magnitude = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel,
+                           up.n_ups_preconcat_kernel)
+    magnitude.set_param({name: np.abs(value) for name, value in up.get_param().items()})
+    trace = magnitude.trace([np.abs(np.asarray(y, dtype=np.float64)) for y in latents], workers=1)
+    n_ups, n_pre = operation_counts(up.ups_k_size, up.ups_preconcat_k_size)
+    counts = [1] * np.shape(latents[-1])[1]  # the coarsest level, rounded to dtype
+    bounds = {}
+    for step in trace.transitions:
+        upsampled = [n + n_ups for n in counts]
+        prefiltered = [1 + n_pre] * step.prefiltered.shape[1]
+        bounds[f"transition_{step.index}.upsampled"] = _bound(step.upsampled, upsampled, dtype)
+        bounds[f"transition_{step.index}.prefiltered"] = _bound(step.prefiltered, prefiltered, dtype)
+        counts = prefiltered + upsampled  # S6.1: the finer level first
+    bounds["output"] = _bound(trace.output, counts, dtype)
+    return bounds

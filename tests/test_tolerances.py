@@ -1,0 +1,133 @@
+"""Acceptance bounds and verdict tiers: correct implementations in any order stay inside
+their bounds (checked against the exact oracle), and precision losses are caught."""
+
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from refups import Upsampling
+from refups.bounds import stage_bounds
+from refups.exact import Dyadic, upsampling_exact
+from refups.suite import load_suite
+from refups.testing import latent_pyramids, upsamplings
+from refups.verification import verify
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "data" / "golden"
+
+
+def within(actual, exact, bound):
+    """``|actual - exact| <= bound`` element-wise, decided in exact integer arithmetic."""
+    a, b = Dyadic.from_array(np.asarray(actual, dtype=np.float64)), Dyadic.from_array(bound)
+    scale = max(a.scale, exact.scale, b.scale)
+    difference = a.with_scale(scale).numerators - exact.with_scale(scale).numerators
+    return (np.abs(difference) <= b.with_scale(scale).numerators).astype(bool)
+
+
+def dense(up, latents):
+    return up.train()(latents)
+
+
+def separable(up, latents):
+    return up.eval()(latents)
+
+
+@settings(max_examples=settings().max_examples * 5)  # 1500 draws in the thorough profile
+@given(st.data())
+def test_correct_implementations_never_leave_their_bounds(data):
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]), label="dtype")
+    latents = data.draw(latent_pyramids(max_levels=4, max_side=10, min_channels=0, max_channels=2,
+                                        max_value=1e3, dtype=dtype), label="latents")
+    up = data.draw(upsamplings(max_ups_k_size=12, max_preconcat_k_size=9, max_kernels=3, max_value=2.0),
+                   label="up")
+    path = data.draw(st.sampled_from([separable, dense]), label="path")
+    exact = upsampling_exact(up, latents).output
+    bound = stage_bounds(up, latents, dtype)["output"]
+    assert within(path(up, latents), exact, bound).all()
+
+
+def float16_intermediates(up, latents):
+    """A float32 implementation that stores every transition's result in float16."""
+    u = latents[-1].astype(np.float32)
+    for idx, t in enumerate(reversed(latents[:-1])):
+        if t.shape[1] == 0:
+            break
+        x = up.conv_transpose2ds[idx % up.n_ups_kernel](u)[:, :, :t.shape[2], :t.shape[3]]
+        h = up.conv2ds[idx % up.n_ups_preconcat_kernel](t.astype(np.float32))
+        with np.errstate(over="ignore"):  # large values overflow float16: part of the bug
+            u = np.concatenate([h, x], axis=1).astype(np.float16).astype(np.float32)
+    return u
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return load_suite(GOLDEN)
+
+
+def write_candidate(suite, out, implementation, dtype):
+    manifest, data = suite
+    for entry in manifest["cases"]:
+        arrays = data[entry["id"]]
+        config = {key: value for key, value in entry["config"].items() if key != "n_levels"}
+        up = Upsampling(**config)
+        up.set_param({name: arrays[f"param.{name}"] for name in up.get_param()})
+        latents = [arrays[f"latent_{i}"].astype(dtype) for i in range(entry["config"]["n_levels"])]
+        (out / entry["id"]).mkdir(parents=True)
+        np.save(out / entry["id"] / "output.npy", implementation(up, latents))
+    return out
+
+
+@pytest.mark.parametrize("implementation", [separable, dense])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_correct_implementations_pass_every_case(suite, tmp_path, implementation, dtype):
+    report = verify(write_candidate(suite, tmp_path / "out", implementation, dtype), golden=GOLDEN)
+    assert report["verdict"] == "PASS"
+    assert {row["tier"] for row in report["cases"]} <= {"exact", "pass"}
+    assert all(row["max_error_over_bound"] <= 1 for row in report["cases"])
+    # Cases whose values are exact in the dtype are bit-equal to the correctly rounded value.
+    exact_ids = {entry["id"] for entry in suite[0]["cases"] if entry["exact"]}
+    assert {row["id"] for row in report["cases"] if row["tier"] == "exact"} >= exact_ids
+
+
+def test_float16_intermediates_are_caught_on_most_cases(suite, tmp_path):
+    report = verify(write_candidate(suite, tmp_path / "out", float16_intermediates, np.float32),
+                    golden=GOLDEN)
+    tiers = [row["tier"] for row in report["cases"]]
+    caught = sum(tier in ("warn", "fail") for tier in tiers)
+    transitions = sum(entry["config"]["n_levels"] > 1 for entry in suite[0]["cases"])
+    assert caught > transitions / 2, tiers
+    assert report["verdict"] == "FAIL"
+
+
+def test_each_tier_on_one_case(suite, tmp_path):
+    manifest, data = suite
+    case = "random_ups8_pre7"
+    arrays = data[case]
+    up = Upsampling(8, 7, 3, 3)
+    up.set_param({name: arrays[f"param.{name}"] for name in up.get_param()})
+    latents = [arrays[f"latent_{i}"].astype(np.float32) for i in range(4)]
+    bound = stage_bounds(up, latents, np.float32)["output"]
+    rounded = arrays["output.f32"]
+    entry = next(entry for entry in manifest["cases"] if entry["id"] == case)
+    loose = entry["tolerance"]["float32"]["atol"] + entry["tolerance"]["float32"]["rtol"] * np.abs(arrays["output"])
+    assert (bound < loose / 4).any()
+    # Half-way between the bound and the loose tolerance where there is room: outside one, inside the other.
+    offset = np.where(bound < loose / 4, (bound + loose) / 2, 0.0)
+    candidates = {
+        "exact": rounded,
+        "pass": dense(up, latents),
+        "warn": (arrays["output"] + offset).astype(np.float32),
+        "fail": (arrays["output"] + 1e-3 * np.abs(arrays["output"]).max()).astype(np.float32),
+    }
+    for tier, output in candidates.items():
+        folder = tmp_path / tier / case
+        folder.mkdir(parents=True)
+        np.save(folder / "output.npy", output)
+        row = verify(tmp_path / tier, golden=GOLDEN, select=[case])["cases"][0]
+        assert row["tier"] == tier, (tier, row)
+        for required in ("exact", "pass", "warn"):
+            passes = ("exact", "pass", "warn", "fail").index(tier) <= ("exact", "pass", "warn").index(required)
+            assert verify(tmp_path / tier, golden=GOLDEN, select=[case], tier=required)["passed"] == passes
