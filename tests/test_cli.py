@@ -312,3 +312,16 @@ def test_check_fails_with_a_report_and_a_reproducer_and_a_seed_repeats_it(candid
 def test_check_usage_errors_exit_2_with_one_line(candidates_module, capsys, target, extra, pattern):
     status, _, err = run(capsys, "check", target, *extra)
     assert_one_line_error(status, err, r"^refups check: error: " + pattern)
+
+
+@pytest.mark.parametrize("kind", ["off_by_1e-3", "nan", "inf"])
+def test_verify_json_report_is_written_and_exit_is_1_for_failing_candidates(suite, tmp_path, capsys, kind):
+    candidate = copy_expected(suite, tmp_path / "cand")
+    for path in candidate.glob("*/*.npy"):
+        array = np.load(path)
+        np.save(path, {"off_by_1e-3": array + 1e-3, "nan": np.full_like(array, np.nan),
+                       "inf": np.full_like(array, np.inf)}[kind])
+    status, out, _ = run(capsys, "verify", candidate, "--golden", suite, "--json", tmp_path / "r.json")
+    assert status == 1 and out.splitlines()[-1].startswith("verdict for profile full: FAIL")
+    report = json.loads((tmp_path / "r.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert report["verdict"] == "FAIL" and all(row["status"] == "FAIL" for row in report["cases"])
