@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 from . import __version__
-from .io import FileError, Interrupted, interruptible, load_npy, load_params, save_npy, write_json
+from .io import FileError, load_npy, load_params
+from .output import Interrupted, interruptible, save_npy
 from .limits import check_kernel_size_limit
 
 EXAMPLES = {
@@ -324,7 +325,8 @@ def config_from_params(params, ups_k_size=None, ups_preconcat_k_size=None):
 
 
 def _cmd_run(args):
-    from .io import check_output, check_param_layout
+    from .io import check_param_layout
+    from .output import check_output
     from .upsampling import Upsampling
 
     check_output(args.out)  # before any work: never a folder, link, device or FIFO

@@ -460,7 +460,8 @@ def write_trace(folder, up, latents):
     """
     import pathlib
 
-    from .io import FileError, folder_writer, params_to_json, save_npy, write_json
+    from .io import FileError, params_to_json
+    from .output import folder_writer, save_npy, write_json
     from .profiles import profiles_of
     from .suite import case_text
 

@@ -25,10 +25,8 @@ import hashlib
 import importlib.resources
 import json
 import math
-import os
 import pathlib
 import re
-import shutil
 import tempfile
 import zlib
 from collections import OrderedDict
@@ -39,7 +37,8 @@ from . import __version__
 from .cases import CASES
 from .exact import upsampling_exact
 from .flags import FLAGS
-from .io import FileError, folder_writer, load_npy, params_to_json, read_json, save_npy, sha256, write_json
+from .io import FileError, load_npy, params_to_json, read_json, sha256
+from .output import folder_writer, save_npy, write_json
 from .kernels import half_kernel_size, initial_preconcat_half_kernel, initial_ups_half_kernel
 from .profiles import PROFILES
 from .upsampling import Upsampling
@@ -58,7 +57,7 @@ SUITE_SEED = 20261125
 
 #: The modules whose code determines the suite (hashed into the manifest).
 GENERATOR_SOURCES = ("_validation.py", "cases.py", "exact.py", "flags.py", "io.py", "kernels.py",
-                     "layers.py", "ops.py", "profiles.py", "suite.py", "upsampling.py")
+                     "layers.py", "ops.py", "output.py", "profiles.py", "suite.py", "upsampling.py")
 
 TOLERANCE_RULE = "|actual - expected| <= atol + rtol * |expected|"
 
@@ -297,7 +296,7 @@ def write_suite(out, *, force=False, cases=CASES):
     Everything is written to a temporary folder beside ``out`` and renamed
     into place at the end, so a crash never leaves a half-written suite. A
     non-empty ``out`` is replaced only with ``force=True``; a link or a file
-    is never replaced (:func:`refups.io.folder_writer`).
+    is never replaced (:func:`refups.output.folder_writer`).
 
     Examples
     --------

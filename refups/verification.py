@@ -18,7 +18,8 @@ import pathlib
 import numpy as np
 
 from .bounds import stage_bounds
-from .io import FileError, load_npy, write_json
+from .io import FileError, load_npy
+from .output import write_json
 from .profiles import PROFILES, check_profile
 from .runner import check_command, run_case
 from .suite import TOLERANCE_RULE, default_suite_path, generate_suite, inside, load_suite

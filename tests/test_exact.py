@@ -30,7 +30,6 @@ from refups.naive import preconcat_naive, upsample_naive
 from refups.suite import default_suite_path, load_suite
 from refups.bounds import stage_bounds
 from refups.testing import error_bounds, latent_pyramids, upsamplings
-from refups.verification import ulp_distance
 
 FORMATS = {np.float64: (53, -1022, 1023), np.float32: (24, -126, 127)}
 UINT = {np.float64: np.uint64, np.float32: np.uint32}

@@ -13,7 +13,6 @@ import os
 import pathlib
 import re
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ import refups
 from refups import Upsampling, UpsamplingSeparableSymmetricConv2d, UpsamplingSeparableSymmetricConvTranspose2d
 from refups import cli, limits
 from refups import io as rio
+from refups import output as rout
 from refups._validation import as_real_array, check_count, check_latents, compute_dtype, output_nbytes
 from refups.cases import CASES
 from refups.io import FileError, load_npy, load_params, params_from_json, params_to_json, read_json
@@ -39,7 +39,7 @@ from refups.verification import select_cases
 fcntl = pytest.importorskip("fcntl")  # POSIX: locks, FIFOs, signals
 
 ROOT = pathlib.Path(refups.__file__).resolve().parents[1]  # the refups being tested, for subprocesses
-ONE_LINE = re.compile(r"^refups (run|golden|verify|explain): error: [^\n]*\n\Z")
+ONE_LINE = re.compile(r"^refups (run|golden|verify|explain|check): error: [^\n]*\n\Z")
 
 
 # -- building hostile files -------------------------------------------------------------------
@@ -932,20 +932,20 @@ def test_atomic_path_never_replaces_anything_but_a_regular_file(tmp_path):
     (tmp_path / "folder").mkdir()
     for name, kind in (("fifo", "a FIFO"), ("link", "a symbolic link"), ("folder", "a folder")):
         with pytest.raises(FileError, match=rf"{name}: is {kind}; refups only replaces regular files$"):
-            rio.save_npy(tmp_path / name, np.zeros(1))
+            rout.save_npy(tmp_path / name, np.zeros(1))
         with pytest.raises(FileError, match=rf"{name}: is {kind}"):
-            rio.write_json(tmp_path / name, {})
+            rout.write_json(tmp_path / name, {})
     assert (tmp_path / "link").is_symlink() and os.readlink(tmp_path / "link") == os.devnull
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder", "link"]
     (tmp_path / "file").write_text("old")
-    rio.write_json(tmp_path / "file", {"a": 1})
+    rout.write_json(tmp_path / "file", {"a": 1})
     assert json.loads((tmp_path / "file").read_text()) == {"a": 1}
 
 
 def test_atomic_path_checks_again_before_replacing(tmp_path):
     target = tmp_path / "out.npy"
     with pytest.raises(FileError, match=r"out\.npy: is a FIFO"):
-        with rio.atomic_path(target) as tmp:
+        with rout.atomic_path(target) as tmp:
             tmp.write_text("data")
             os.mkfifo(target)  # appears while the file is written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npy"]
@@ -955,12 +955,12 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "out.json"
     target.write_text("old")
     with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
-        rio.write_json(target, {"x": float("nan")})
+        rout.write_json(target, {"x": float("nan")})
     with pytest.raises(RuntimeError):
-        with rio.atomic_path(target) as tmp:
+        with rout.atomic_path(target) as tmp:
             assert tmp.parent == tmp_path and tmp.name.startswith(".out.json.") and tmp.name.endswith(".tmp")
             raise RuntimeError
-    with rio.atomic_path(target) as tmp:
+    with rout.atomic_path(target) as tmp:
         tmp.unlink()
         tmp.write_text("new")  # a body may replace its temporary file
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
@@ -969,7 +969,7 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
 def test_output_into_a_file_that_is_not_a_folder_says_so(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileError, match=r"file/o\.npy: cannot be written: no folder .*file$"):
-        rio.save_npy(tmp_path / "file" / "o.npy", np.zeros(1))
+        rout.save_npy(tmp_path / "file" / "o.npy", np.zeros(1))
 
 
 @contextlib.contextmanager
@@ -984,9 +984,9 @@ def umask(value):
 @pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
 def test_modes_follow_the_umask_in_process(tmp_path, mask):
     with umask(mask):
-        rio.save_npy(tmp_path / "a.npy", np.zeros(1))
-        rio.write_json(tmp_path / "a.json", {})
-        with rio.folder_writer(tmp_path / "deep" / "suite") as folder:
+        rout.save_npy(tmp_path / "a.npy", np.zeros(1))
+        rout.write_json(tmp_path / "a.json", {})
+        with rout.folder_writer(tmp_path / "deep" / "suite") as folder:
             (folder / "x").mkdir()
     assert (tmp_path / "a.npy").stat().st_mode & 0o777 == 0o666 & ~mask
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~mask
@@ -996,7 +996,7 @@ def test_modes_follow_the_umask_in_process(tmp_path, mask):
 
 def test_save_npy_refuses_non_numbers(tmp_path):
     with pytest.raises(TypeError, match=r"^array must have a real dtype; got dtype complex128$"):
-        rio.save_npy(tmp_path / "a.npy", np.zeros(1, complex))
+        rout.save_npy(tmp_path / "a.npy", np.zeros(1, complex))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -1152,8 +1152,8 @@ def test_a_signal_during_golden_cleans_up_with_one_line(tmp_path, signum, status
 
 def test_interruptible_turns_signals_into_an_exception_and_ignores_repeats(capsys, monkeypatch):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    with pytest.raises(rio.Interrupted) as info:
-        with rio.interruptible():
+    with pytest.raises(rout.Interrupted) as info:
+        with rout.interruptible():
             try:
                 os.kill(os.getpid(), signal.SIGTERM)
                 time.sleep(1)
@@ -1178,7 +1178,7 @@ def test_interruptible_does_nothing_outside_the_main_thread():
     seen = []
 
     def body():
-        with rio.interruptible():
+        with rout.interruptible():
             seen.append(signal.getsignal(signal.SIGTERM))
 
     thread = threading.Thread(target=body)
@@ -1318,3 +1318,370 @@ def test_fuzzed_npy_headers_give_only_file_errors(scratch, descr, fortran, shape
         return
     array = loaded["m"] if as_member else loaded
     assert array.dtype.kind in "biuf" and array.nbytes <= len(content)
+
+
+# -- what the command line prints -----------------------------------------------------------------------------
+
+def test_format_number_and_tokens():
+    assert cli._format_number(None, "9.2e") == "-"
+    assert cli._format_number(float("inf"), "9.2e") == "inf"
+    assert cli._format_number(float("nan"), "9d") == "nan"
+    assert cli._format_number(1.5, "9.2e") == " 1.50e+00"
+    assert cli._format_number(7, "9d") == "        7"
+    assert cli._tokens(["a,b", "", "c,,d", "e"]) == ["a", "b", "c", "d", "e"]
+    assert cli._numbers("1,-2.5,3e1", "--x") == [1.0, -2.5, 30.0]
+    with pytest.raises(ValueError, match=r"^--half must be comma-separated numbers; got '1,a'$"):
+        cli._numbers("1,a", "--half")
+
+
+REPORT = {
+    "golden": "GOLDEN", "profile": "full", "n_cases": 5, "tier": "pass", "verdict": "FAIL",
+    "not_run": [{"id": "skipped_one", "reason": "skipped by --skip"}, {"id": "other", "reason": "not selected"}],
+    "cases": [
+        {"id": "a", "tolerance": {"dtype": "float64"}, "max_error_over_bound": 0.5, "max_abs": 1e-13,
+         "max_rel": 2e-14, "max_ulp": 3, "tier": "pass", "first_stage": None, "status": "PASS", "reason": "",
+         "stderr": "ignored\nwhen passing"},
+        {"id": "longer_id", "tolerance": {"dtype": "float32"}, "max_error_over_bound": 12.5,
+         "max_abs": 3e-3, "max_rel": 0.04, "max_ulp": 123456, "tier": "fail",
+         "first_stage": "transition_0.upsampled", "status": "FAIL", "reason": "holds 1 NaN value(s)",
+         "stderr": "first line\nlast line " + "x" * 300},
+        {"id": "c", "tolerance": {"dtype": "float64"}, "max_error_over_bound": 0.0, "max_abs": 0.0,
+         "max_rel": 0.0, "max_ulp": 0, "tier": "exact", "first_stage": None, "status": "FAIL",
+         "reason": "", "stderr": ""},
+    ],
+    "flags": {"few": {"cases": 3, "failed": 1}, "many": {"cases": 4, "failed": 2}, "none": {"cases": 2, "failed": 0}},
+}
+
+REPORT_TEXT = """\
+golden: GOLDEN
+profile full: running 3 of 5 cases; 2 not run:
+  skipped_one: skipped by --skip
+  other: not selected
+case       dtype    err/bound    max abs    max rel    max ulp  tier   first stage                 verdict
+a          float64        0.5   1.00e-13   2.00e-14          3  pass   -                           PASS
+longer_id  float32       12.5   3.00e-03   4.00e-02     123456  fail   transition_0.upsampled      FAIL  (holds 1 NaN value(s))
+    stderr: last line {x}
+c          float64          0   0.00e+00   0.00e+00          0  exact  -                           FAIL
+failed flags: many (2 of 4 cases), few (1 of 3 cases)
+verify: 1 passed, 2 failed
+tiers: 1 exact, 1 pass, 0 warn, 1 fail (lowest passing tier: pass)
+verdict for profile full: FAIL (1 of 3 cases passed)
+""".format(x="x" * 190)
+
+
+def test_the_verify_report_is_printed_as_pinned(capsys):
+    cli._print_report(REPORT)
+    assert capsys.readouterr().out == REPORT_TEXT
+    cli._print_report(dict(REPORT, not_run=[], flags={}, cases=REPORT["cases"][:1], verdict="PASS"))
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "profile full: running 1 of 5 cases" and out[4].startswith("verify: 1 passed, 0 failed")
+
+
+class _Named:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def test_profiles_and_flags_are_listed_as_pinned(capsys, monkeypatch):
+    from refups import flags, profiles
+    monkeypatch.setattr(profiles, "PROFILES", {"p1": _Named(summary="first", rules=("r1", "r2")),
+                                               "p22": _Named(summary="second", rules=())})
+    monkeypatch.setattr(flags, "FLAGS", {"f": _Named(bug="a bug", clauses=("S1", "S2"), profiles=("p1",)),
+                                         "flag_two": _Named(bug="another", clauses=(), profiles=("p1", "p22"))})
+    cases = [_Named(id="x", profiles=("p1",), flags=("f",)), _Named(id="y", profiles=("p1", "p22"), flags=())]
+    cli._list_profiles(cases)
+    assert capsys.readouterr().out == ("p1: first (2 of 2 cases)\n  - r1\n  - r2\n"
+                                       "p22: second (1 of 2 cases)\n")
+    cli._list_flags(cases)
+    assert capsys.readouterr().out == ("f         a bug [S1, S2; profiles p1; 1 cases]\n"
+                                       "flag_two  another [; profiles p1, p22; 0 cases]\n")
+    monkeypatch.undo()
+    for option, lister in (("--list-flags", cli._list_flags), ("--list-profiles", cli._list_profiles)):
+        lister(CASES)
+        expected = capsys.readouterr().out
+        assert run_main(capsys, ["verify", option]) == (0, expected, "")
+
+
+def test_verify_without_a_candidate_is_one_line(capsys):
+    status, _, err = run_main(capsys, ["verify"])
+    assert_one_line(status, err, r"^refups verify: error: CANDIDATE \(the folder of your outputs\) is required$")
+
+
+def test_verify_writes_its_json_report_and_exits_by_verdict(suite, tmp_path, capsys):
+    candidate = tmp_path / "cand"
+    for case in CASES[:2]:
+        (candidate / case.id).mkdir(parents=True)
+        np.save(candidate / case.id / "output.npy", np.load(suite / case.id / "output.npy"))
+    argv = ["verify", candidate, "--golden", suite, "--select", f"{CASES[0].id},{CASES[1].id}", "--dtype",
+            "float64", "--json", tmp_path / "r.json", "--tier", "warn", "--profile", "full", "--timeout", "5"]
+    status, out, err = run_main(capsys, argv)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (status, err) == (0, "") and report["passed"] and report["tier"] == "warn"
+    assert report["select"] == [CASES[0].id, CASES[1].id] and report["dtype"] == "float64"
+    assert out.splitlines()[0] == f"golden: {suite}"
+    np.save(candidate / CASES[1].id / "output.npy", np.load(suite / CASES[1].id / "output.npy") + 1)
+    status, out, _ = run_main(capsys, argv[:-8] + ["--skip", CASES[0].id])
+    assert status == 1 and out.splitlines()[-1].startswith("verdict for profile full: FAIL (0 of 1 cases")
+
+
+def test_config_from_params_reads_sizes_and_counts():
+    read = cli.config_from_params
+    assert read({}) == (8, 7, 0, 0)
+    assert read({}, 4, 3) == (4, 3, 0, 0)
+    params = {"conv_transpose2ds.1.parametrizations.weight.original": np.zeros(3),
+              "conv_transpose2ds.0.parametrizations.weight.original": np.zeros(5),
+              "conv2ds.0.parametrizations.weight.original": [0.0, 1.0], "conv2ds.0.bias": [0.0],
+              "conv2ds.4.bias": [0.0], "xconv2ds.9.parametrizations.weight.original": [0.0]}
+    assert read(params) == (6, 3, 2, 1)
+    assert read(params, 10, 9) == (10, 9, 2, 1)
+
+
+def test_check_imports_the_target_and_reports(tmp_path, capsys, monkeypatch):
+    (tmp_path / "mine_ok.py").write_text(
+        "import numpy as np\nfrom refups import Upsampling\n"
+        "def upsample(latents, params, config):\n"
+        "    up = Upsampling(**config)\n    up.set_param(params)\n    return up(latents)\n"
+        "def broken(latents, params, config):\n    return np.zeros((1, 1, 1, 1))\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    status, out, err = run_main(capsys, ["check", "mine_ok:upsample", "--max-examples", "3", "--seed", "1"])
+    assert (status, err) == (0, "")
+    assert out == "check mine_ok:upsample: PASS (3 drawn cases, profile coolchic, float64, seed 1)\n"
+    assert str(tmp_path) in sys.path
+    status, out, _ = run_main(capsys, ["check", "mine_ok:upsample", "--max-examples", "2", "--dtype", "float32",
+                                       "--profile", "full"])
+    assert status == 0 and out == "check mine_ok:upsample: PASS (2 drawn cases, profile full, float32)\n"
+    status, out, _ = run_main(capsys, ["check", "mine_ok:broken", "--max-examples", "2", "--seed", "1"])
+    assert status == 1 and out.startswith("check mine_ok:broken: FAIL (profile coolchic, float64)\n\n")
+    for target, pattern in [
+        ("nocolon", r"MODULE:FUNCTION must name a module and a function, as in mine:upsample; got 'nocolon'$"),
+        (":f", r"got ':f'$"), ("m:", r"got 'm:'$"),
+        ("no_such_module_here:f", r"cannot import module 'no_such_module_here' \(ModuleNotFoundError: "),
+        ("mine_ok:missing", r"module 'mine_ok' has no function 'missing'$"),
+        ("mine_ok:np", r"module 'mine_ok' has no function 'np'$"),
+    ]:
+        status, _, err = run_main(capsys, ["check", target])
+        assert_one_line(status, err, r"^refups check: error: .*" + pattern)
+    (tmp_path / "bad_syntax.py").write_text("def (:\n")
+    status, _, err = run_main(capsys, ["check", "bad_syntax:f"])
+    assert_one_line(status, err, r"cannot import module 'bad_syntax' \(SyntaxError: ")
+
+
+
+COMMANDS = ("golden", "verify", "check", "explain", "run")
+
+
+def command_line_help():
+    """``--help`` of ``refups`` and of each command (set COLUMNS=100 first: argparse wraps to it)."""
+    texts = {}
+    for argv in ([], *([command] for command in COMMANDS)):
+        out = __import__("io").StringIO()
+        with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+            cli.main(argv + ["--help"])
+        texts[" ".join(["refups", *argv])] = out.getvalue()
+    return texts
+
+
+def test_every_help_text_is_as_pinned(monkeypatch, capsys):
+    # The help is the command line's documentation: a change to it should be deliberate.
+    # `python tests/test_reliability.py` prints CLI_HELP for the current command line.
+    monkeypatch.setenv("COLUMNS", "100")
+    assert command_line_help() == CLI_HELP
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out == f"refups {refups.__version__}\n"
+    with pytest.raises(SystemExit) as info:
+        cli.main([])
+    assert info.value.code == 2 and "the following arguments are required: COMMAND" in capsys.readouterr().err
+
+
+CLI_HELP = {
+    'refups': """\
+usage: refups [-h] [--version] COMMAND ...
+
+Reference implementation of Cool-chic's latent Upsampling module.
+
+positional arguments:
+  COMMAND
+    golden    Write the golden-reference suite (inputs, parameters, expected outputs).
+    verify    Check a candidate implementation's outputs against the golden suite.
+    check     Property-test your implementation against the reference on drawn cases.
+    explain   Print every intermediate of the upsampling filter (S4), the pre-concatenation filter
+              (S5) or a pyramid (S6).
+    run       Run the reference Upsampling on your own parameters and latents.
+
+options:
+  -h, --help  show this help message and exit
+  --version   show program's version number and exit
+""",
+    'refups golden': """\
+usage: refups golden [-h] --out OUT [--force]
+
+Write the golden-reference suite (inputs, parameters, expected outputs).
+
+options:
+  -h, --help  show this help message and exit
+  --out OUT   folder to create
+  --force     replace a non-empty folder
+
+example:
+  refups golden --out golden            # write the suite to ./golden
+  refups golden --out golden --force    # replace an existing suite
+""",
+    'refups verify': """\
+usage: refups verify [-h] [--golden DIR] [--profile NAME] [--select TOKENS] [--skip TOKENS]
+                     [--run COMMAND] [--timeout SECONDS] [--dtype {float32,float64}]
+                     [--tier {exact,pass,warn}] [--json REPORT] [--list-profiles] [--list-flags]
+                     [CANDIDATE]
+
+Check a candidate implementation's outputs against the golden suite.
+
+positional arguments:
+  CANDIDATE
+
+options:
+  -h, --help            show this help message and exit
+  --golden DIR          suite folder (default: the committed suite, else one generated in memory)
+  --profile NAME        run the cases of this profile: full (default), coolchic, bitstream
+  --select TOKENS       run only cases matching a case id, flag or clause id
+  --skip TOKENS         do not run cases matching a case id, flag or clause id
+  --run COMMAND         shell command run on every case first, with {case} and {out}
+  --timeout SECONDS     time limit of one --run command (default: 60)
+  --dtype {float32,float64}
+                        require the candidate's files to have this dtype
+  --tier {exact,pass,warn}
+                        the lowest tier that passes (default: pass; see docs/tolerances.md)
+  --json REPORT         also write the report as JSON
+  --list-profiles       describe the profiles and exit
+  --list-flags          describe the flags and exit
+
+CANDIDATE holds one folder per case id with your implementation's output.npy
+(and, optionally, transition_<idx>.upsampled.npy / .prefiltered.npy), float32
+or float64, computed from the suite's latent_<i>.npy and params.json (or
+case.txt). With --run, refups runs COMMAND on every selected case first:
+{case} becomes the case folder, {out} the folder CANDIDATE/<case id> where
+the command writes output.npy. A crash, a timeout or a missing output fails
+that case only.
+
+--select and --skip take case ids, flags or clause ids (S6 also matches
+S6.1 ... S6.7), comma-separated or repeated; --list-profiles and --list-flags
+describe them.
+
+exit status: 0 every case run passes, 1 some case fails, 2 unusable input.
+
+example:
+  refups verify mine --profile coolchic
+  refups verify out --profile bitstream --run './decoder {case} {out}' --timeout 30
+  refups verify mine --select phase_k2mod4,S6.4 --json report.json
+""",
+    'refups check': """\
+usage: refups check [-h] [--profile NAME] [--dtype {float32,float64}] [--max-examples N]
+                    [--seed S]
+                    MODULE:FUNCTION
+
+Property-test your implementation against the reference on drawn cases.
+
+positional arguments:
+  MODULE:FUNCTION       your implementation, e.g. mine:upsample
+
+options:
+  -h, --help            show this help message and exit
+  --profile NAME        draw inputs inside this profile: coolchic (default), bitstream, full
+  --dtype {float32,float64}
+                        dtype of the latents given to your function (default: float64)
+  --max-examples N      number of drawn cases (default: 100)
+  --seed S              seed of the drawn cases (default: random)
+
+MODULE:FUNCTION names your implementation under the candidate contract
+candidate(latents, params, config) -> array (see refups.testing); MODULE is
+imported from the current folder or PYTHONPATH. It is compared with the
+reference on drawn cases inside the profile; a failure is shrunk to a small
+case and printed with a ready-to-paste reproducer. The same --seed gives the
+same run.
+
+exit status: 0 pass, 1 a failing case (report and reproducer), 2 usage error.
+
+example:
+  refups check my_upsampling:upsample
+  refups check my_upsampling:upsample --profile full --dtype float32 --max-examples 500 --seed 1
+""",
+    'refups explain': """\
+usage: refups explain [-h] [--input VALUES] [--k K] [--half VALUES] [--prefilter] [--pyramid]
+                      [--width COLUMNS]
+
+Print every intermediate of the upsampling filter (S4), the pre-concatenation filter (S5) or a pyramid (S6).
+
+options:
+  -h, --help       show this help message and exit
+  --input VALUES   comma-separated samples; ';' separates the rows of a 2-D input, '|' the levels
+                   of a --pyramid (default: 1,2,4; with --prefilter 1,2;3,4)
+  --k K            kernel size, with its initial half-kernel (default: 4; with --prefilter 3, with
+                   --pyramid 8)
+  --half VALUES    comma-separated half-kernel (k = 2 * its length; with --prefilter 2 * length -
+                   1)
+  --prefilter      walk through the pre-concatenation filter (S5) instead of the upsampling filter
+  --pyramid        walk through each transition of a pyramid (S6): shapes, or every tensor with
+                   --input
+  --width COLUMNS  wrap the output at COLUMNS characters (default: the terminal's width; 0: never)
+
+Without arguments: the worked example of SPEC S4, (1, 2, 4) with the k = 4
+bilinear kernel, giving 1 1.25 1.75 2.5 3.5 4. --prefilter walks through the
+pre-concatenation filter of S5 instead (default input 1,2;3,4, kernel the
+initial impulse of size 3, or --half with k = 2 * len - 1), --pyramid through
+the transitions of S6: shapes only, or every tensor when --input gives the
+levels, finest first, separated by '|' (one channel each; upsampling kernel
+from --k or --half, default the initial k = 8). Output is wrapped to the
+terminal's width (--width); wide tables are cut into blocks of columns.
+
+example:
+  refups explain
+  refups explain --input "1,2;3,4" --k 4      # a 2-D input: rows separated by ';'
+  refups explain --input 0,0,1,0,0 --k 8      # impulse response of the bicubic init
+  refups explain --half 0.1,-0.2,0.6          # your own half-kernel (k = 6)
+  refups explain --prefilter --half 0.5,1     # S5 with the kernel (0.5, 1, 0.5)
+  refups explain --pyramid
+  refups explain --pyramid --k 4 --input '1,2,3,4;5,6,7,8;9,10,11,12|1,2;3,4|5'
+""",
+    'refups run': """\
+usage: refups run [-h] --params PARAMS --latents LATENT [LATENT ...] --out OUT
+                  [--ups-k-size UPS_K_SIZE] [--ups-preconcat-k-size UPS_PRECONCAT_K_SIZE]
+                  [--dtype {float32,float64}] [--dense] [--prefix PREFIX] [--trace DIR]
+
+Run the reference Upsampling on your own parameters and latents.
+
+options:
+  -h, --help            show this help message and exit
+  --params PARAMS       .json, .npz, or .pt (needs torch) under Cool-chic's names
+  --latents LATENT [LATENT ...]
+                        .npy files, (B, C_i, H_i, W_i), finest level first
+  --out OUT             .npy file to write
+  --ups-k-size UPS_K_SIZE
+                        upsampling kernel size (default: inferred)
+  --ups-preconcat-k-size UPS_PRECONCAT_K_SIZE
+                        pre-concatenation kernel size (default: inferred)
+  --dtype {float32,float64}
+                        computation dtype (default: the latents')
+  --dense               use the dense 2-D path (Cool-chic's training mode)
+  --prefix PREFIX       use only the parameters whose names start with PREFIX, without it (e.g.
+                        'upsampling.' in a whole model's state dict)
+  --trace DIR           also write every intermediate to DIR (new or empty), laid out as a golden
+                        case
+
+The configuration is read from the parameter names and shapes (Cool-chic's
+get_param() names, SPEC S8); give the kernel sizes explicitly when a kind has
+no filter.
+
+example:
+  refups run --params params.json --latents y0.npy y1.npy y2.npy --out dense.npy
+  refups run --params model.pt --prefix upsampling. --latents y*.npy --out dense.npy
+""",
+}
+
+
+if __name__ == "__main__":
+    os.environ["COLUMNS"] = "100"
+    print("CLI_HELP = {")
+    for key, text in command_line_help().items():
+        assert '"""' not in text and "\\" not in text
+        print(f'    {key!r}: """\\\n{text}""",')
+    print("}")

@@ -3,17 +3,14 @@ and verification (spec S1-S9 as observed in outputs)."""
 
 import json
 import pathlib
-import re
 
 import numpy as np
 import pytest
-from helpers import copy_expected
 from numpy.testing import assert_allclose, assert_array_equal
 
 from refups import suite
 from refups.cases import CASES, OBSERVABLE_CLAUSES
 from refups.suite import generate_suite, load_suite, write_suite
-from refups.verification import ulp_distance, verify
 from refups.io import FileError, load_npy
 
 COMMITTED = pathlib.Path(__file__).resolve().parents[1] / "data" / "golden"

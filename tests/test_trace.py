@@ -9,7 +9,8 @@ import pytest
 from refups import Upsampling
 from refups.cli import main
 from refups.explain import write_trace
-from refups.io import load_params, params_to_json, save_npy, write_json
+from refups.io import load_params, params_to_json
+from refups.output import save_npy, write_json
 
 GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "data" / "golden"
 

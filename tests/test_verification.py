@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import copy_expected
 
-from refups.cases import CASES, CASES_BY_ID
+from refups.cases import CASES
 from refups.io import FileError
 from refups.verification import compare, report_to_json, select_cases, ulp_distance, verify
 
