@@ -130,3 +130,18 @@ def test_s10_no_assert_statements_in_the_library():
     offenders = [str(path) for path in package.rglob("*.py")
                  if path.name != "testing.py" and re.search(r"^\s*assert\b", path.read_text(), re.M)]
     assert offenders == []
+
+
+@pytest.mark.parametrize("shapes, message", [
+    # The width alone breaks the half-size rule (S6.7), at the second transition.
+    ([(1, 1, 8, 12), (1, 1, 4, 6), (1, 1, 2, 2)],
+     r"^latents\[2\] must be at least half the size of latents\[1\] \(2 \* H_2 >= H_1 and 2 \* W_2 >= W_1\); "
+     r"got shapes \(1, 1, 2, 2\) and \(1, 1, 4, 6\)$"),
+    ([(1, 1, 4, 7), (1, 1, 2, 3)],
+     r"^latents\[1\] must be at least half the size of latents\[0\] .*; got shapes \(1, 1, 2, 3\) and \(1, 1, 4, 7\)$"),
+])
+def test_s6_7_width_alone_breaks_the_half_size_rule(shapes, message):
+    from refups._validation import check_latents
+
+    with pytest.raises(ValueError, match=message):
+        check_latents([np.zeros(shape) for shape in shapes])
