@@ -122,8 +122,11 @@ def sha256(path):
 
 _NPY_MAGIC = b"\x93NUMPY"
 
+#: dtype kinds of real numbers: bool, signed and unsigned integers, floats.
+REAL_KINDS = ("b", "i", "u", "f")
 
-def _npy_header(header, path, fail):
+
+def _npy_header(header, fail):
     """``(shape, fortran_order, dtype)`` from the text of a ``.npy`` header, checked."""
     try:
         fields = ast.literal_eval(header)
@@ -147,7 +150,7 @@ def _npy_header(header, path, fail):
         fail(f"is not a valid .npy file: unknown dtype {_show(descr)!r}")
     if dtype.hasobject:
         fail("holds pickled objects, which refups never loads")
-    if dtype.kind not in "biuf":
+    if dtype.kind not in REAL_KINDS:
         fail(f"must hold real numbers; got dtype {_show(dtype)}")
     return shape, fortran, dtype
 
@@ -173,13 +176,13 @@ def _read_npy(handle, size, path, member=None):
              f"(refups.limits.MAX_NPY_HEADER, NumPy's max_header_size)")
     start = 8 + width
     header = handle.read(length)
-    if start + length > size or len(header) != length:
+    if len(header) != length:
         fail("is not a valid .npy file: it ends inside its header")
     try:
         text = header.decode("utf-8" if version[0] == 3 else "latin-1")
     except UnicodeDecodeError:
         fail("is not a valid .npy file: its header is not UTF-8")
-    shape, fortran, dtype = _npy_header(text, path, fail)
+    shape, fortran, dtype = _npy_header(text, fail)
     nbytes = math.prod(shape) * dtype.itemsize
     data = size - start - length
     if data != nbytes:
@@ -225,7 +228,7 @@ def _load_npz(path):
         try:
             archive = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-            raise FileError(path, f"is not a valid .npz archive ({_show(error, 200)})") from None
+            raise FileError(path, f"is not a valid .npz archive ({_reason(error)})") from None
         with archive:
             members = archive.infolist()
             _check_count(len(members), path)
@@ -245,7 +248,7 @@ def _load_npz(path):
                         params[name[:-4]] = _read_npy(stream, member.file_size, path, name)
                 except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
                         NotImplementedError) as error:
-                    raise FileError(path, f"is not a valid .npz archive ({_show(error, 200)}) "
+                    raise FileError(path, f"is not a valid .npz archive ({_reason(error)}) "
                                           f"(member {_show(name)!r})") from None
     return params
 
@@ -356,8 +359,8 @@ def params_to_json(params):
 
 
 def _json_type(value):
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
+    return {list: "a list", str: "a string", bool: "a boolean", type(None): "null", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
 
 
 def _is_number(value):
@@ -461,8 +464,8 @@ def _check_count(n, path):
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
-def _torch_reason(error):
-    """The first sentence of a torch error, without terminal escapes or line breaks."""
+def _reason(error):
+    """The first sentence of an error from zipfile or torch, without terminal escapes or line breaks."""
     text = _ANSI_ESCAPE.sub("", str(error)).split("WeightsUnpickler error:")[-1]
     lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(error).__name__]
     sentence = re.match(r".*?[.!?](?=\s|$)", lines[0])
@@ -484,7 +487,7 @@ def _load_pt(path):
             state = torch.load(handle, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises many types for bad files
             raise FileError(path, f"is not a loadable weights-only state dict "
-                                  f"({_torch_reason(error)})") from None
+                                  f"({_reason(error)})") from None
     if not isinstance(state, dict):
         raise FileError(path, f"must hold a state dict (names to tensors); got {type(state).__name__}")
     _check_count(len(state), path)
@@ -503,7 +506,7 @@ def _load_pt(path):
             params[name] = value.detach().to(torch.float64).numpy()
         except (RuntimeError, TypeError, ValueError, NotImplementedError) as error:
             raise FileError(path, f"{_show(name)}: cannot be read as an array "
-                                  f"({_torch_reason(error)})") from None
+                                  f"({_reason(error)})") from None
     return params
 
 
@@ -564,11 +567,11 @@ def check_param_layout(params, source):
             raise FileError(source, f"{_show(name)}: filter index {_show(digits, 20)} is over the limit "
                                     f"of {limits.MAX_FILTERS} filters (refups.limits.MAX_FILTERS)")
         found[kind].setdefault(int(digits), name)
-        n = int(np.size(value))
-        if what != "bias" and n > limits.MAX_KERNEL_SIZE // 2:
+        n, longest = int(np.size(value)), limits.MAX_KERNEL_SIZE // 2
+        if what != "bias" and n > longest:
             raise FileError(source, f"{name}: a half-kernel of {n} values is over the limit of "
-                                    f"{limits.MAX_KERNEL_SIZE // 2} (kernel sizes up to "
-                                    f"{limits.MAX_KERNEL_SIZE}, refups.limits.MAX_KERNEL_SIZE)")
+                                    f"{longest} (kernel sizes up to {limits.MAX_KERNEL_SIZE}, "
+                                    f"refups.limits.MAX_KERNEL_SIZE)")
     for kind, indices in found.items():
         for expected, index in enumerate(sorted(indices)):
             if index != expected:

@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from .io import FileError, _kind
+from .io import REAL_KINDS, FileError, _kind
 
 try:
     import fcntl
@@ -45,11 +45,14 @@ def save_npy(path, array):
     ([1, 0], '<f8')
     """
     array = np.asarray(array)
-    if array.dtype.kind not in "biuf":
+    if array.dtype.kind not in REAL_KINDS:
         raise TypeError(f"array must have a real dtype; got dtype {array.dtype}")
-    array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    array = array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)  # keeps 0-d arrays 0-d
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.lib.format.write_array(handle, array, version=(1, 0), allow_pickle=False)
+        np.lib.format.write_array_header_1_0(handle, np.lib.format.header_data_from_array_1_0(array))
+        # Plain Python writes, not ndarray.tofile: a signal arriving during tofile can surface
+        # as an unrelated TypeError instead of the exception its handler raises.
+        handle.write(array.reshape(-1).view(np.uint8))
 
 
 def write_json(path, data):

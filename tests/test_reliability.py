@@ -337,14 +337,14 @@ def test_run_replaces_a_regular_file_and_reads_pt_npz_and_prefixes(user, capsys)
 
 
 def test_a_torch_error_is_one_clean_sentence():
-    plain = rio._torch_reason(RuntimeError("first failed. Second sentence.\nmore"))
+    plain = rio._reason(RuntimeError("first failed. Second sentence.\nmore"))
     assert plain == "first failed."
-    marked = rio._torch_reason(ValueError("Weights only load failed. \x1b[1mbold\x1b[0m text.\n\t"
+    marked = rio._reason(ValueError("Weights only load failed. \x1b[1mbold\x1b[0m text.\n\t"
                                           "WeightsUnpickler error: Unsupported thing x.y here. Please\n\nCheck"))
     assert marked == "Unsupported thing x.y here."
-    assert rio._torch_reason(RuntimeError("\n\nno full stop\nsecond line")) == "no full stop"
-    assert rio._torch_reason(EOFError()) == "EOFError"
-    assert len(rio._torch_reason(RuntimeError("x" * 500))) == 203
+    assert rio._reason(RuntimeError("\n\nno full stop\nsecond line")) == "no full stop"
+    assert rio._reason(EOFError()) == "EOFError"
+    assert len(rio._reason(RuntimeError("x" * 500))) == 203
 
 
 def test_torch_missing_is_one_line(user, capsys, monkeypatch):
@@ -1145,7 +1145,7 @@ def test_a_signal_during_golden_cleans_up_with_one_line(tmp_path, signum, status
         time.sleep(0.005)
     process.send_signal(signum)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == status
+    assert process.returncode == status, err
     assert err == f"refups golden: interrupted by {signal.Signals(signum).name}\n"
     assert list(tmp_path.iterdir()) == []
 
@@ -1320,6 +1320,111 @@ def test_fuzzed_npy_headers_give_only_file_errors(scratch, descr, fortran, shape
     assert array.dtype.kind in "biuf" and array.nbytes <= len(content)
 
 
+# -- details of reading and writing ---------------------------------------------------------------------------
+
+def test_show_escapes_and_cuts():
+    assert rio._show("x" * 80) == "x" * 80 and rio._show("x" * 81) == "x" * 80 + "..."
+    assert rio._show("a\tb", 4) == "a\\tb" and rio._show("a\tb", 3) == "a\\t..." and rio._show(12) == "12"
+    assert rio._kind(0) == "a special file"
+
+
+def test_error_reasons_keep_one_clean_sentence():
+    assert rio._reason(RuntimeError("WeightsUnpickler error: Bad \x1b[1mglobal\x1b[0m x. More")) == "Bad global x."
+    assert rio._reason(RuntimeError("x" * 200)) == "x" * 200
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"w": {"values": ["x"]}}, "w: values must be finite numbers; got 'x'"),
+    ({"w": {"hex": ["0x1p0"], "values": ["x"]}}, "w: values must be finite numbers; got 'x'"),
+    ({"w": ["y" * 100]}, "w: values must be finite numbers; got '" + "y" * 39 + "..."),
+    ({"w": {"shape": list(range(1, 40)), "values": []}},
+     "w: 'shape' must be a list of integers >= 0; got " + str(list(range(1, 40)))[:40] + "..."),
+    ({"format": "f" * 50, "params": {}}, "has format '" + "f" * 40 + "...'; this refups reads 'refups-params/1'"),
+    ({"format": "refups-params/1", "params": (1,)}, "'params' must be an object mapping names to values; got tuple"),
+    ({"w": {"values": [1e400]}}, "w: values must be finite numbers; got inf"),
+])
+def test_params_json_messages_exactly(entry, message):
+    with pytest.raises(FileError) as info:
+        params_from_json(entry, "p.json")
+    assert str(info.value) == "p.json: " + message
+    with pytest.raises(FileError, match=r"^params: "):  # the default source
+        params_from_json(entry)
+
+
+def test_params_json_edges_that_are_allowed():
+    big = sys.float_info.max
+    loaded = params_from_json({"a": [big, -big], "b": {"shape": [0], "values": []},
+                               "c": {"shape": [1] * 32, "values": [2.0]}, "d": {"shape": [2, 0], "values": []}})
+    assert loaded["a"].tolist() == [big, -big] and loaded["b"].shape == (0,)
+    assert loaded["c"].shape == (1,) * 32 and loaded["d"].shape == (2, 0)
+
+
+def test_param_layout_names_long_indices_and_checks_past_other_names():
+    with pytest.raises(FileError) as info:
+        rio.check_param_layout({"conv2ds.0.bias": 0, "conv2ds." + "9" * 30 + ".bias": 0}, "p")
+    assert str(info.value) == ("p: conv2ds." + "9" * 30 + ".bias: filter index " + "9" * 20 + "... is over the "
+                               "limit of 4096 filters (refups.limits.MAX_FILTERS)")
+    with pytest.raises(FileError, match=r"^p: conv2ds\.5\.bias: conv2ds indices"):
+        rio.check_param_layout({"other": 0, "conv2ds.5.bias": 0}, "p")
+    with pytest.raises(FileError) as info:
+        rio.check_param_layout({"conv2ds.0.parametrizations.weight.original": [0.0] * 2049}, "p")
+    assert str(info.value).endswith("a half-kernel of 2049 values is over the limit of 2048 (kernel sizes up to "
+                                    "4096, refups.limits.MAX_KERNEL_SIZE)")
+
+
+def test_npy_with_64_dimensions_loads_and_latin1_headers_decode_as_latin1(tmp_path):
+    (tmp_path / "a.npy").write_bytes(npy_bytes(npy_header((1,) * 64), bytes(8)))
+    assert load_npy(tmp_path / "a.npy").shape == (1,) * 64
+    (tmp_path / "b.npy").write_bytes(npy_bytes(npy_header((1,), "\xe9"), bytes(8)))
+    with pytest.raises(FileError, match=r"b\.npy: is not a valid \.npy file: unknown dtype '\xe9'$"):
+        load_npy(tmp_path / "b.npy")
+    (tmp_path / "c.npy").write_bytes(npy_bytes(npy_header((1,), "\xe9"), bytes(8), version=3))
+    with pytest.raises(FileError, match=r"c\.npy: is not a valid \.npy file: unknown dtype '\xe9'$"):
+        load_npy(tmp_path / "c.npy")
+
+
+def test_pt_files_are_loaded_weights_only_even_when_the_environment_says_otherwise(tmp_path, monkeypatch):
+    torch_save(tmp_path / "x.pt", {"a": Unlisted()})
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(FileError, match=r"x\.pt: is not a loadable weights-only state dict \(Unsupported global"):
+        load_params(tmp_path / "x.pt")
+
+
+def test_sparse_tensors_are_refused_with_torch_s_reason(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"w": torch.zeros(2).to_sparse()}, tmp_path / "s.pt")
+    with pytest.raises(FileError) as info:
+        load_params(tmp_path / "s.pt")
+    assert str(info.value).endswith("s.pt: w: cannot be read as an array (can't convert Sparse layout tensor to numpy.)")
+
+
+def test_save_npy_writes_canonical_files_and_write_json_indents_by_one(tmp_path):
+    rout.save_npy(tmp_path / "a.npy", np.arange(3.0).astype(">f8"))
+    data = (tmp_path / "a.npy").read_bytes()
+    assert data[6:8] == b"\x01\x00" and b"'descr': '<f8'" in data and b"'fortran_order': False" in data
+    assert np.load(tmp_path / "a.npy").tolist() == [0.0, 1.0, 2.0]
+    rout.save_npy(tmp_path / "f.npy", np.asfortranarray(np.arange(6).reshape(2, 3)))
+    assert b"'fortran_order': False" in (tmp_path / "f.npy").read_bytes()
+    assert np.load(tmp_path / "f.npy").tolist() == [[0, 1, 2], [3, 4, 5]]
+    for value in (np.array(5.0), np.zeros((2, 0)), np.array([True, False]), np.arange(12.0)[::3]):
+        rout.save_npy(tmp_path / "v.npy", value)
+        loaded = load_npy(tmp_path / "v.npy")
+        assert loaded.shape == value.shape and loaded.dtype == value.dtype and np.array_equal(loaded, value)
+    rout.write_json(tmp_path / "a.json", {"a": [1, 2]})
+    assert (tmp_path / "a.json").read_text() == '{\n "a": [\n  1,\n  2\n ]\n}\n'
+
+
+def test_temporary_names_and_leftovers_of_killed_writers(tmp_path):
+    name = rout._beside(tmp_path / "out.npy", ".tmp").name
+    assert re.fullmatch(r"\.out\.npy\.[0-9a-f]{16}\.tmp", name)
+    leftover = rout._beside(tmp_path / "suite", ".tmp")
+    leftover.mkdir()
+    (leftover / "half-written").write_text("x")
+    with rout.folder_writer(tmp_path / "suite") as folder:
+        (folder / "a").write_text("a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["suite"]
+
+
 # -- what the command line prints -----------------------------------------------------------------------------
 
 def test_format_number_and_tokens():
@@ -1469,6 +1574,79 @@ def test_check_imports_the_target_and_reports(tmp_path, capsys, monkeypatch):
 
 
 COMMANDS = ("golden", "verify", "check", "explain", "run")
+
+
+@pytest.mark.parametrize("argv, call", [
+    (["--input", "1,2;3,4", "--half", "0.25,0.75", "--k", "4"], lambda e: e.explain_2d([[1, 2], [3, 4]], [0.25, 0.75], 4)),
+    (["--input", "1,2;3,4", "--k", "6"], lambda e: e.explain_2d([[1, 2], [3, 4]], None, 6)),
+    (["--input", "0,1,0", "--half", "0.1,0.2,0.3"], lambda e: e.explain_1d([0, 1, 0], [0.1, 0.2, 0.3], None)),
+    (["--prefilter", "--k", "5", "--half", "0.5,1,0.25"],
+     lambda e: e.explain_prefilter(np.array([[1.0, 2.0], [3.0, 4.0]]), [0.5, 1, 0.25], 5)),
+    (["--prefilter", "--input", "1,2,3", "--k", "5"], lambda e: e.explain_prefilter(np.array([[1.0, 2.0, 3.0]]), None, 5)),
+])
+def test_explain_passes_every_argument_on(capsys, argv, call):
+    from refups import explain
+    assert cli.main(["explain", "--width", "0", *argv]) == 0
+    assert capsys.readouterr().out == call(explain) + "\n"
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["--half", "1,a"], r"--half must be comma-separated numbers; got '1,a'$"),
+    (["--prefilter", "--k", "3", "--half", "1,2,3"], r"--k must be 2 \* len\(--half\) - 1 = 5 with --prefilter; got 3$"),
+    (["--k", "8", "--half", "1,2,3"], r"--k must be 2 \* len\(--half\) = 6; got 8$"),
+    (["--pyramid", "--input", "1,2|3,4,5"], r"--input levels: .*latents\[1\]"),
+    (["--pyramid", "--input", "1,2|x"], r"--input"),
+    (["--input", "1,x"], r"--input"),
+])
+def test_explain_argument_errors_name_the_argument(capsys, argv, pattern):
+    status, _, err = run_main(capsys, ["explain", *argv])
+    assert_one_line(status, err, r"^refups explain: error: " + pattern)
+
+
+def test_run_trace_writes_the_intermediates_and_the_same_output(user, capsys):
+    tmp, argv, out = user
+    assert run_main(capsys, argv)[0] == 0
+    plain = np.load(out)
+    status, stdout, _ = run_main(capsys, argv + ["--trace", tmp / "trace", "--dense"])
+    assert status == 0 and stdout.startswith(f"wrote {out}")
+    np.testing.assert_allclose(np.load(out), plain, rtol=1e-12, atol=1e-12)
+    written = sorted(p.name for p in (tmp / "trace").iterdir())
+    assert "output.npy" in written and "params.json" in written and "latent_2.npy" in written
+    np.testing.assert_array_equal(np.load(tmp / "trace" / "output.npy"), np.load(out))
+    np.testing.assert_array_equal(np.load(tmp / "trace" / "latent_0.npy"), np.ones((1, 1, 4, 4)))
+
+
+def test_run_passes_explicit_sizes_on(user, capsys):
+    tmp, argv, out = user
+    params = Upsampling(4, 5, 1, 1).get_param()
+    (tmp / "p.json").write_text(json.dumps(params_to_json(params)))
+    status, stdout, _ = run_main(capsys, argv + ["--ups-preconcat-k-size", "5", "--ups-k-size", "4"])
+    assert status == 0 and "ups_preconcat_k_size=5" in stdout
+    (tmp / "p.json").write_text(json.dumps(params_to_json({"conv2ds.1.bias": [0.0]})))
+    status, _, err = run_main(capsys, argv)
+    assert_one_line(status, err, r"p\.json: conv2ds\.1\.bias: conv2ds indices must run")
+
+
+def test_check_hands_its_options_to_check_implementation(tmp_path, capsys, monkeypatch):
+    from refups import testing
+    seen = {}
+    monkeypatch.setattr(testing, "check_implementation", lambda candidate, **kwargs: seen.update(kwargs))
+    (tmp_path / "mine_args.py").write_text("def f(latents, params, config):\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert run_main(capsys, ["check", "mine_args:f", "--profile", "full", "--dtype", "float32",
+                             "--max-examples", "7", "--seed", "3"])[0] == 0
+    assert seen == {"profile": "full", "dtype": "float32", "max_examples": 7, "seed": 3}
+
+
+def test_import_target_splits_at_the_first_colon_and_puts_the_folder_first(tmp_path, monkeypatch):
+    (tmp_path / "mine_split.py").write_text("def f():\n    return 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", *[p for p in sys.path if p not in ("", str(tmp_path))]])
+    with pytest.raises(ValueError, match=r"^module 'mine_split' has no function 'f:g'$"):
+        cli._import_target("mine_split:f:g")
+    assert str(tmp_path) not in sys.path  # "" already stands for the current folder
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != ""])
+    assert cli._import_target("mine_split:f")() == 1 and sys.path[0] == str(tmp_path)
 
 
 def command_line_help():
