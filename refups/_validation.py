@@ -67,7 +67,7 @@ def check_count(value, name):
     return count
 
 
-def check_channels(x, name="x"):
+def check_channels(x, name):
     """Return ``x`` as a 4-D ``(B, C, H, W)`` float array (float32 or float64)."""
     array = as_real_array(x, name)
     if array.ndim != 4:
