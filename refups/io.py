@@ -26,7 +26,7 @@ import pathlib
 import re
 import stat
 import sys
-import tempfile
+import tempfile  # noqa: F401 (the doctests use it)
 import zipfile
 import zlib
 from collections import OrderedDict

@@ -18,7 +18,7 @@ import secrets
 import shutil
 import signal
 import stat
-import tempfile
+import tempfile  # noqa: F401 (the doctests use it)
 import threading
 
 import numpy as np

@@ -27,7 +27,7 @@ import json
 import math
 import pathlib
 import re
-import tempfile
+import tempfile  # noqa: F401 (the doctests use it)
 import zlib
 from collections import OrderedDict
 
