@@ -10,6 +10,9 @@ import numpy as np
 
 from .limits import check_allocation
 
+#: dtype kinds of real numbers: bool, signed and unsigned integers, floats.
+REAL_KINDS = ("b", "i", "u", "f")
+
 
 def as_real_array(value, name):
     """Return ``value`` as an ndarray with a bool, integer or float dtype.
@@ -25,7 +28,7 @@ def as_real_array(value, name):
         array = np.asarray(value)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{name} must be a rectangular numeric array; got {error}") from None
-    if array.dtype.kind not in "biuf" or array.dtype.itemsize > 8:
+    if array.dtype.kind not in REAL_KINDS or array.dtype.itemsize > 8:
         raise TypeError(
             f"{name} must have a real dtype (bool, integer, float32 or float64); "
             f"got dtype {array.dtype}"

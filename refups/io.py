@@ -34,6 +34,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import limits
+from ._validation import REAL_KINDS
 
 __all__ = [
     "FileError",
@@ -121,10 +122,6 @@ def sha256(path):
 # -- .npy and .npz --------------------------------------------------------------------
 
 _NPY_MAGIC = b"\x93NUMPY"
-
-#: dtype kinds of real numbers: bool, signed and unsigned integers, floats.
-REAL_KINDS = ("b", "i", "u", "f")
-
 
 def _npy_header(header, fail):
     """``(shape, fortran_order, dtype)`` from the text of a ``.npy`` header, checked."""

@@ -23,7 +23,8 @@ import threading
 
 import numpy as np
 
-from .io import REAL_KINDS, FileError, _kind
+from ._validation import REAL_KINDS
+from .io import FileError, _kind
 
 try:
     import fcntl
