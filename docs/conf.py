@@ -27,6 +27,7 @@ extensions = [
     "sphinx-mathjax-offline",
 ]
 myst_enable_extensions = ["dollarmath"]
+myst_heading_anchors = 3  # links such as spec.md#s4-the-upsampling-filter
 source_suffix = {".md": "markdown"}
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True

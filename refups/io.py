@@ -470,12 +470,13 @@ def _reason(error):
 
 
 def _load_pt(path):
-    try:
-        import torch
-    except ImportError:
-        raise FileError(path, "reading a PyTorch state dict needs torch installed") from None
-    handle, size = _open_regular(path)
+    handle, size = _open_regular(path)  # a missing file says so, torch or not
     with handle:
+        try:
+            import torch
+        except ImportError:
+            raise FileError(path, "reading a PyTorch state dict needs torch installed "
+                                  "(python -m pip install torch)") from None
         try:
             limits.check_allocation(size, "its tensors")
         except ValueError as error:

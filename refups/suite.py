@@ -37,7 +37,7 @@ from . import __version__
 from .cases import CASES
 from .exact import upsampling_exact
 from .flags import FLAGS
-from .io import FileError, load_npy, params_to_json, read_json, sha256
+from .io import FileError, _show, load_npy, params_to_json, read_json, sha256
 from .output import folder_writer, save_npy, write_json
 from .kernels import half_kernel_size, initial_preconcat_half_kernel, initial_ups_half_kernel
 from .profiles import PROFILES
@@ -46,8 +46,11 @@ from .upsampling import Upsampling
 __all__ = ["CASE_TEXT_FORMAT", "FORMAT_VERSION", "SUITE_SEED", "build_case", "case_text",
            "default_suite_path", "generate_suite", "load_suite", "schema", "write_suite"]
 
-#: Version of the suite layout and manifest.
+#: Version of the suite layout and manifest that this refups writes.
 FORMAT_VERSION = 2
+
+#: The versions this refups reads; any other manifest is refused before anything else is read.
+READ_FORMAT_VERSIONS = (FORMAT_VERSION,)
 
 #: First line of every ``case.txt``.
 CASE_TEXT_FORMAT = "refups-case 1"
@@ -402,11 +405,17 @@ def check_manifest(manifest, path="manifest.json"):
     ...
     refups.io.FileError: manifest.json: case 0: 'id' must match [a-z0-9_]+; got '../etc'
     """
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("cases"), list):
+    if not isinstance(manifest, dict):
         raise FileError(path, "is not a refups golden manifest (no 'cases' list)")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise FileError(path, f"has format_version {manifest.get('format_version')!r}; "
-                              f"this refups reads {FORMAT_VERSION}")
+    # The version comes first: a newer layout may differ anywhere, so nothing else is trusted.
+    version = manifest.get("format_version")
+    if type(version) is not int or version not in READ_FORMAT_VERSIONS:
+        readable = ", ".join(map(str, READ_FORMAT_VERSIONS))
+        found = "no format_version" if version is None else f"format_version {_show(repr(version))}"
+        raise FileError(path, f"has {found}; this refups (version {__version__}) reads "
+                              f"format_version {readable} only")
+    if not isinstance(manifest.get("cases"), list):
+        raise FileError(path, "is not a refups golden manifest (no 'cases' list)")
     seen = set()
     for n, entry in enumerate(manifest["cases"]):
         where = f"case {n}"

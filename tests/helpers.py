@@ -1,8 +1,26 @@
 """Small helpers shared by the tests (no hypothesis strategies here: see refups.testing)."""
 
 import numpy as np
+import pytest
 
 from refups.kernels import symmetric_kernel
+
+#: How to install each optional dependency some tests use (none is needed by refups itself).
+INSTALL = {
+    "torch": "python -m pip install torch==2.13.0",
+    "matplotlib": 'python -m pip install ".[docs]"',
+    "sphinx": 'python -m pip install ".[docs]"',
+    "myst_parser": 'python -m pip install ".[docs]"',
+    "sphinx_mathjax_offline": 'python -m pip install ".[docs]"',
+}
+
+
+def optional(module):
+    """Import an optional dependency, or skip with a one-line reason that says what to install.
+
+    Use it at module level (the whole module skips) or inside a test.
+    """
+    return pytest.importorskip(module, reason=f"needs {module}: {INSTALL[module]}")
 
 
 def kernel_from(half, k):

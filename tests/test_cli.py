@@ -2,12 +2,13 @@
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from helpers import copy_expected
+from helpers import copy_expected, optional
 from numpy.testing import assert_array_equal
 
 from refups import Upsampling
@@ -33,7 +34,7 @@ def run(capsys, *argv):
 def assert_one_line_error(status, err, pattern):
     assert status == 2
     assert err.count("\n") == 1, err
-    assert pytest.importorskip("re").search(pattern, err), err
+    assert re.search(pattern, err), err
 
 
 def test_golden_writes_and_refuses_to_overwrite(tmp_path, capsys):
@@ -127,7 +128,7 @@ def test_verify_unreadable_candidate_files_fail_their_case_only(suite, tmp_path,
     status, out, _ = run(capsys, "verify", candidate, "--golden", suite, *extra)
     assert status == 1
     row = next(line for line in out.splitlines() if line.startswith(FEW[0].id))
-    assert "FAIL" in row and pytest.importorskip("re").search(reason, row), row
+    assert "FAIL" in row and re.search(reason, row), row
     if breakage != "dtype":  # the other cases still pass
         assert f"verify: {len(FEW) - 1} passed, 1 failed" in out
 
@@ -186,7 +187,7 @@ def test_run_float32_and_dense(user_data, capsys):
 
 
 def test_run_reads_a_torch_state_dict(user_data, capsys):
-    torch = pytest.importorskip("torch")
+    torch = optional("torch")
     up, latents, paths, tmp_path = user_data
     torch.save({name: torch.from_numpy(v) for name, v in up.get_param().items()}, tmp_path / "p.pt")
     status, _, _ = run(capsys, "run", "--params", tmp_path / "p.pt", "--latents", *paths,

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import optional
 from hypothesis import given, settings
 
 from refups.cases import CASES
@@ -14,7 +15,7 @@ from refups.profiles import profiles_of
 from refups.testing import latent_pyramids
 from refups.verification import verify
 
-torch = pytest.importorskip("torch", reason="the Cool-chic stand-in is a PyTorch module")
+torch = optional("torch")  # the Cool-chic stand-in is a PyTorch module
 import coolchic_port  # noqa: E402  (needs torch)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import pathlib
 import re
 
 import numpy as np
-import pytest
+from helpers import optional
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 
@@ -25,7 +25,7 @@ def test_property_testing_page_example_runs():
 
 
 def test_property_testing_page_torch_adapter_passes_in_both_dtypes(monkeypatch):
-    pytest.importorskip("torch")
+    optional("torch")
     from refups.testing import check_implementation
 
     monkeypatch.syspath_prepend(str(DOCS.parent / "examples"))
@@ -80,3 +80,24 @@ def test_conformance_profiles_table_matches_the_profiles():
     for (name, profile), row in zip(PROFILES.items(), rows):
         count = sum(name in case.profiles for case in CASES)
         assert row[1:] == [profile.summary, "; ".join(profile.rules), str(count)], name
+
+
+def _anchor(heading):
+    """The anchor MyST gives a heading (``myst_heading_anchors``): lower case, words joined by '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_each_clause_is_stated_on_one_page_only():
+    headings = {page.name: re.findall(r"^#+ (.*)$", page.read_text(), re.M) for page in DOCS.glob("*.md")}
+    clause = re.compile(r"S\d+(\.\d+)?\b")
+    stated = {page: [h for h in found if clause.match(h)] for page, found in headings.items()}
+    assert [f"S{n}" for n in range(1, 13)] == [h.split()[0] for h in stated["spec.md"]]
+    assert {page: found for page, found in stated.items() if found and page != "spec.md"} == {}
+
+
+def test_clause_links_point_at_headings_of_the_specification():
+    anchors = {_anchor(h) for h in re.findall(r"^#+ (.*)$", (DOCS / "spec.md").read_text(), re.M)}
+    links = {page.name: re.findall(r"\]\(spec\.md#([^)]+)\)", page.read_text()) for page in DOCS.glob("*.md")}
+    assert len(links["semantics.md"]) >= 10  # the commentary links every clause it comments on
+    broken = {page: sorted(set(found) - anchors) for page, found in links.items() if set(found) - anchors}
+    assert broken == {}

@@ -6,8 +6,9 @@ import pathlib
 import re
 
 import pytest
+from helpers import optional
 
-pytest.importorskip("matplotlib")
+optional("matplotlib")
 
 DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs"
 SCRIPT = DOCS / "make_figures.py"

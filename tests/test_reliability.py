@@ -21,6 +21,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import copy_expected, optional
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -63,7 +64,7 @@ def write_npz(path, members):
 
 
 def torch_save(path, obj):
-    torch = pytest.importorskip("torch")
+    torch = optional("torch")
     torch.save(obj(torch) if callable(obj) else obj, path)
 
 
@@ -352,11 +353,11 @@ def test_torch_missing_is_one_line(user, capsys, monkeypatch):
     torch_save(tmp / "p.pt", {})
     monkeypatch.setitem(sys.modules, "torch", None)
     status, _, err = run_main(capsys, replace(argv, tmp / "p.json", tmp / "p.pt"))
-    assert_one_line(status, err, r"p\.pt: reading a PyTorch state dict needs torch installed$")
+    assert_one_line(status, err, r"p\.pt: reading a PyTorch state dict needs torch installed \(python -m pip install torch\)$")
 
 
 def test_a_pt_tensor_that_cannot_become_an_array_names_its_entry(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = optional("torch")
     torch.save({"w": torch.zeros(2).to_sparse()}, tmp_path / "s.pt")
     with pytest.raises(FileError, match=r"s\.pt: w: cannot be read as an array \(.+\)$"):
         load_params(tmp_path / "s.pt")
@@ -367,7 +368,7 @@ def test_a_pt_tensor_that_cannot_become_an_array_names_its_entry(tmp_path):
 
 
 def test_pt_files_over_the_allocation_limit_are_refused_before_loading(tmp_path, monkeypatch):
-    torch = pytest.importorskip("torch")
+    torch = optional("torch")
     torch.save({"w": torch.zeros(1000)}, tmp_path / "w.pt")
     size = (tmp_path / "w.pt").stat().st_size
     monkeypatch.setenv("REFUPS_MAX_BYTES", str(size))
@@ -379,7 +380,7 @@ def test_pt_files_over_the_allocation_limit_are_refused_before_loading(tmp_path,
 
 @pytest.mark.parametrize("count", [limits.MAX_PARAMETERS, limits.MAX_PARAMETERS + 1])
 def test_parameter_count_limit_for_every_format(tmp_path, count):
-    torch = pytest.importorskip("torch")
+    torch = optional("torch")
     names = [f"p{i}" for i in range(count)]
     write_npz(tmp_path / "p.npz", {f"{n}.npy": npy_bytes(npy_header((0,))) for n in names})
     torch.save(dict.fromkeys(names, torch.zeros(0)), tmp_path / "p.pt")
@@ -452,6 +453,17 @@ MANIFEST_CASES = [
     ("nan", lambda m: json.dumps(m).replace('"rtol": 0.0', '"rtol": NaN', 1),
      r"manifest\.json: holds NaN; numbers must be finite$"),
     ("manifest-a-fifo", None, r"manifest\.json: is a FIFO, not a regular file$"),
+    # An unknown layout version is refused first: a newer suite may differ anywhere.
+    ("format-version-3", _manifest(lambda m: m.update(format_version=3)),
+     r"manifest\.json: has format_version 3; this refups \(version [^)]+\) reads format_version 2 only$"),
+    ("format-version-3-new-layout", lambda m: json.dumps({"format_version": 3, "suites": {}}),
+     r"manifest\.json: has format_version 3; this refups \(version [^)]+\) reads format_version 2 only$"),
+    ("no-format-version", _manifest(lambda m: m.pop("format_version")),
+     r"manifest\.json: has no format_version; this refups \(version [^)]+\) reads format_version 2 only$"),
+    ("format-version-a-string", _manifest(lambda m: m.update(format_version="2")),
+     r"manifest\.json: has format_version '2'; .* reads format_version 2 only$"),
+    ("format-version-true", _manifest(lambda m: m.update(format_version=True)),
+     r"manifest\.json: has format_version True; .* reads format_version 2 only$"),
 ]
 
 
@@ -467,6 +479,16 @@ def test_broken_manifests_are_one_line_naming_manifest_json_and_the_entry(suite,
     assert_one_line(status, err, pattern)
     with pytest.raises(FileError, match=pattern):
         load_suite(suite)
+
+
+def test_a_newer_suite_is_refused_even_when_the_candidate_would_pass(suite, tmp_path, capsys):
+    candidate = copy_expected(suite, tmp_path / "cand")
+    assert run_main(capsys, ["verify", candidate, "--golden", suite])[0] == 0
+    path = suite / "manifest.json"
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), format_version=3)))
+    status, stdout, err = run_main(capsys, ["verify", candidate, "--golden", suite])
+    assert stdout == ""  # no report, no verdict
+    assert_one_line(status, err, rf"{re.escape(str(path))}: has format_version 3; .* reads format_version 2 only$")
 
 
 def test_a_candidate_output_claiming_2_40_values_fails_its_case_only(suite, tmp_path, capsys):
@@ -645,7 +667,7 @@ def test_check_count_and_as_real_array_messages():
         as_real_array(np.zeros(1, np.longdouble), "w")
     with pytest.raises(ValueError, match=r"^w must be a rectangular numeric array; got "):
         as_real_array([[1.0], [1.0, 2.0]], "w")
-    torch = pytest.importorskip("torch")
+    torch = optional("torch")
     np.testing.assert_array_equal(as_real_array(torch.ones(2, requires_grad=True), "w"), [1.0, 1.0])
 
 
@@ -828,7 +850,7 @@ def test_missing_files_and_suffixes(tmp_path):
     (tmp_path / "P.JSON").write_text('{"a": [1]}')
     (tmp_path / "p.PTH").write_bytes(b"")
     assert list(load_params(tmp_path / "P.JSON")) == ["a"]
-    pytest.importorskip("torch")
+    optional("torch")
     with pytest.raises(FileError, match=r"p\.PTH: is not a loadable weights-only state dict"):
         load_params(tmp_path / "p.PTH")
 
@@ -1349,6 +1371,48 @@ def test_fuzzed_npy_headers_give_only_file_errors(scratch, descr, fortran, shape
 
 # -- details of reading and writing ---------------------------------------------------------------------------
 
+@given(hnp.arrays(hnp.floating_dtypes(sizes=(32, 64)), hnp.array_shapes(min_dims=2, max_dims=4, min_side=2)))
+def test_fortran_order_npy_files_read_as_the_same_array(tmp_path_factory, array):
+    # MATLAB, Julia and Fortran writers produce column-major .npy files.
+    path = tmp_path_factory.mktemp("fortran") / "f.npy"
+    np.save(path, np.asfortranarray(array))
+    assert b"'fortran_order': True" in path.read_bytes()[:128]
+    loaded = load_npy(path)
+    assert loaded.shape == array.shape and loaded.dtype == array.dtype
+    np.testing.assert_array_equal(loaded, array)
+
+
+def test_refups_run_reads_fortran_order_latents(user, capsys):
+    tmp, argv, out = user
+    assert run_main(capsys, argv)[0] == 0
+    c_order = np.load(out)
+    y0 = np.arange(16.0).reshape(1, 1, 4, 4)
+    np.save(tmp / "y0.npy", y0)
+    assert run_main(capsys, argv)[0] == 0
+    expected = np.load(out)
+    np.save(tmp / "y0.npy", np.asfortranarray(y0))
+    assert run_main(capsys, argv)[0] == 0
+    np.testing.assert_array_equal(np.load(out), expected)
+    assert not np.array_equal(expected, c_order)  # the latent read is the one that counts
+
+
+def test_parameters_without_filters_mean_no_filters():
+    # A single-level model has no filter at all; its parameter file is empty.
+    assert cli.config_from_params({}) == (8, 7, 0, 0)
+    only_ups = {"conv_transpose2ds.0.parametrizations.weight.original": np.zeros(2)}
+    assert cli.config_from_params(only_ups) == (4, 7, 1, 0)
+    assert cli.config_from_params({}, 6, 3) == (6, 3, 0, 0)
+
+
+def test_refups_run_on_one_level_with_an_empty_parameter_file(tmp_path, capsys):
+    y0 = np.arange(6.0).reshape(1, 1, 2, 3)
+    np.save(tmp_path / "y0.npy", y0)
+    (tmp_path / "p.json").write_text("{}")
+    status, _, err = run_main(capsys, ["run", "--params", tmp_path / "p.json", "--latents", tmp_path / "y0.npy",
+                                       "--out", tmp_path / "out.npy"])
+    assert status == 0, err
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), y0)  # S6.5: the level, unchanged
+
 def test_a_file_that_cannot_be_opened_names_the_reason(tmp_path):
     (tmp_path / "file").write_bytes(b"")
     for read in (load_npy, read_json, rio.sha256):
@@ -1457,7 +1521,7 @@ def test_pt_files_are_loaded_weights_only_even_when_the_environment_says_otherwi
 
 
 def test_sparse_tensors_are_refused_with_torch_s_reason(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = optional("torch")
     torch.save({"w": torch.zeros(2).to_sparse()}, tmp_path / "s.pt")
     with pytest.raises(FileError) as info:
         load_params(tmp_path / "s.pt")

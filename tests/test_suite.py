@@ -141,7 +141,7 @@ def test_load_suite_rejects_bad_manifests(suite_copy):
     manifest.write_text("{not json")
     with pytest.raises(FileError, match=r"manifest\.json: is not valid JSON"):
         load_suite(suite_copy)
-    manifest.write_text('{"format_version": 1}')
+    manifest.write_text('{"format_version": 2}')
     with pytest.raises(FileError, match=r"manifest\.json: is not a refups golden manifest"):
         load_suite(suite_copy)
     manifest.unlink()

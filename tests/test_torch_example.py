@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import optional
 
-pytest.importorskip("torch")
+optional("torch")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -5,6 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from helpers import optional
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -250,7 +251,7 @@ def test_forward_is_identical_bit_for_bit_whatever_the_workers(latents, up, work
 
 
 def test_s8_set_param_takes_coolchic_style_torch_tensors():
-    torch = pytest.importorskip("torch")
+    torch = optional("torch")
     up = Upsampling(8, 7, 2, 2)
     # As Cool-chic holds them: float32 tensors, possibly requiring gradients.
     params = {name: torch.tensor(value, dtype=torch.float32, requires_grad=True)
