@@ -151,13 +151,15 @@ def _parser():
 
     run = add("run", "Run the reference Upsampling on your own parameters and latents.")
     run.add_argument("--params", required=True, type=pathlib.Path,
-                     help=".json, .npz, or .pt (needs torch) under Cool-chic's names")
+                     help=".json, .npz, or .pt (needs torch) under Cool-chic's names; biases may be left out")
     run.add_argument("--latents", required=True, type=pathlib.Path, nargs="+", metavar="LATENT",
                      help=".npy files, (B, C_i, H_i, W_i), finest level first")
     run.add_argument("--out", required=True, type=pathlib.Path, help=".npy file to write")
     run.add_argument("--ups-k-size", type=int, help="upsampling kernel size (default: inferred)")
     run.add_argument("--ups-preconcat-k-size", type=int, help="pre-concatenation kernel size (default: inferred)")
-    run.add_argument("--dtype", choices=["float32", "float64"], help="computation dtype (default: the latents')")
+    run.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                     help="computation dtype (default: float64, the reference, whatever the latents' dtype; "
+                          "float32 emulates a single-precision implementation)")
     run.add_argument("--dense", action="store_true", help="use the dense 2-D path (Cool-chic's training mode)")
     run.add_argument("--prefix", default="", metavar="PREFIX",
                      help="use only the parameters whose names start with PREFIX, without it "
@@ -216,6 +218,9 @@ def _print_report(report):
     for item in report["not_run"]:
         print(f"  {item['id']}: {item['reason']}")
     width = max(len(row["id"]) for row in rows)
+    from .verification import PLANE_SCALE
+
+    print(f"columns: err/bound is the largest error over its acceptance bound; {PLANE_SCALE}")
     print(f"{'case':<{width}}  {'dtype':<7}  {'err/bound':>9}  {'max abs':>9}  {'max rel':>9}  "
           f"{'max ulp':>9}  {'tier':<5}  {'first stage':<26}  verdict")
     for row in rows:
@@ -340,8 +345,7 @@ def _cmd_run(args):
     latents = [load_npy(path) for path in args.latents]
     up = Upsampling(*config_from_params(params, args.ups_k_size, args.ups_preconcat_k_size))
     up.set_param(params)
-    if args.dtype:
-        latents = [y.astype(args.dtype) for y in latents]
+    latents = [y.astype(args.dtype) for y in latents]  # float64 unless float32 emulation is asked for
     if args.trace is not None:  # the intermediates too, in a golden case's layout
         from .explain import write_trace
 

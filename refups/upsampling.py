@@ -280,7 +280,9 @@ class Upsampling(Module):
 
         All names and shapes are checked before anything is written. Values may
         be NumPy arrays, nested lists or PyTorch tensors (as Cool-chic's
-        ``get_param()`` returns them).
+        ``get_param()`` returns them). The biases may be left out, as Cool-chic
+        4.x bitstreams leave them out: a missing bias is set to 0 (biases are
+        never applied, S8).
 
         Raises
         ------
@@ -295,6 +297,7 @@ class Upsampling(Module):
         >>> up.set_param(params)
         >>> up.conv2ds[0].kernel
         array([0.5, 1. , 0.5])
+        >>> up.set_param({name: v for name, v in params.items() if not name.endswith(".bias")})
         >>> up.set_param({})
         Traceback (most recent call last):
         ...
@@ -307,11 +310,13 @@ class Upsampling(Module):
         shapes = OrderedDict(
             (name, getattr(layer, attribute).shape) for name, layer, attribute in self._param_slots()
         )
-        missing = [name for name in shapes if name not in params]
+        missing = [name for name in shapes if name not in params and not name.endswith(".bias")]
         unexpected = [name for name in params if name not in shapes]
         checked, invalid = {}, []
         for name, shape in shapes.items():
-            if name in params:
+            if name not in params and name.endswith(".bias"):
+                checked[name] = np.zeros(shape)
+            elif name in params:
                 try:
                     checked[name] = check_param(params[name], shape, name)
                 except (TypeError, ValueError) as error:

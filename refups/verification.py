@@ -25,7 +25,8 @@ from .runner import check_command, run_case
 from .suite import TOLERANCE_RULE, default_suite_path, generate_suite, inside, load_suite
 from .upsampling import Upsampling
 
-__all__ = ["TIERS", "compare", "judge", "report_to_json", "select_cases", "ulp_distance", "verify"]
+__all__ = ["PLANE_SCALE", "TIERS", "compare", "judge", "plane_errors", "report_to_json", "select_cases", "ulp_distance",
+           "verify"]
 
 
 def _ordered_ints(x):
@@ -89,8 +90,46 @@ def compare(actual, expected, rtol, atol):
             "max_ulp": max_ulp, "nan": n_nan, "inf": n_inf}
 
 
+#: How the report's relative and ULP columns are measured (:func:`plane_errors`).
+PLANE_SCALE = ("max rel and max ulp measure each error against S, the largest |expected| of its plane: "
+               "error / S and error / ulp(S) in the candidate's dtype")
+
 #: Verdict tiers, best first. A case's tier is that of its worst element.
 TIERS = ("exact", "pass", "warn", "fail")
+
+
+def plane_errors(actual, expected):
+    """Largest error relative to each plane's scale, as a fraction and in ULPs.
+
+    A plane is one ``(b, c)`` slice of a ``(B, C, H, W)`` stage; its scale
+    ``S`` is its largest ``|expected|``. An element's relative error is
+    ``|actual - expected| / S`` and its ULP error ``|actual - expected| /
+    ulp(S)``, the ULP of ``S`` in ``actual``'s dtype. Against the plane's
+    scale rather than each element's own value, an expected 0 with a
+    candidate's ``1e-13`` reads as the rounding error it is, not as an
+    infinite relative error. Returns ``(max_rel, max_ulp)``; an error on an
+    all-zero plane, or a value that is not finite where a finite one is
+    expected, gives ``inf``.
+
+    Examples
+    --------
+    >>> e = np.array([[[[0.0, 1.0, 2.0]]]])
+    >>> plane_errors(np.array([[[[1e-15, 1.0, 2.0]]]]), e)
+    (5e-16, 3)
+    """
+    a = actual.astype(np.float64)
+    same = (a == expected) | (np.isnan(a) & np.isnan(expected))
+    axes = tuple(range(max(expected.ndim - 2, 0), expected.ndim))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        error = np.where(same, 0.0, np.abs(a - expected))
+        error = np.where(np.isnan(error), np.inf, error)
+        finite = np.where(np.isfinite(expected), np.abs(expected), 0.0)
+        scale = np.broadcast_to(np.max(finite, axis=axes, keepdims=True, initial=0.0), error.shape)
+        ulp = np.spacing(scale.astype(actual.dtype)).astype(np.float64)
+        rel = np.where(error == 0, 0.0, error / scale)
+        ulps = np.where(error == 0, 0.0, error / ulp)
+    max_rel, max_ulps = float(np.max(rel, initial=0.0)), float(np.max(ulps, initial=0.0))
+    return max_rel, (math.ceil(max_ulps) if math.isfinite(max_ulps) else math.inf)
 
 
 def judge(actual, expected, rounded, bound, rtol, atol):
@@ -102,7 +141,9 @@ def judge(actual, expected, rounded, bound, rtol, atol):
     ``exact`` when it equals ``rounded`` bit for bit, ``pass`` when
     ``|actual - expected| <= bound + u64 |expected|`` (the last term covers
     ``expected``'s own rounding), ``warn`` when it is only inside the loose
-    tolerance ``atol + rtol |expected|``, and ``fail`` otherwise.
+    tolerance ``atol + rtol |expected|``, and ``fail`` otherwise. The
+    relative and ULP errors are measured against each plane's scale
+    (:func:`plane_errors`).
 
     Examples
     --------
@@ -127,8 +168,7 @@ def judge(actual, expected, rounded, bound, rtol, atol):
         tier = "warn"
     else:
         tier = "fail"
-    if np.isfinite(a).all():  # ULPs of the dtype, from the correctly rounded value
-        result["max_ulp"] = ulp_distance(actual, rounded.astype(actual.dtype))
+    result["max_rel"], result["max_ulp"] = plane_errors(actual, expected)
     result.update(tier=tier, max_error_over_bound=float(np.max(ratio, initial=0.0)),
                   outside_bound=int(np.count_nonzero(~inside)))
     return result
@@ -355,6 +395,7 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
     return {"golden": source, "candidate": str(candidate), "profile": profile, "tier": tier,
             "select": list(select), "skip": list(skip), "run": run,
             "dtype": None if dtype is None else str(dtype), "tolerance_rule": TOLERANCE_RULE,
+            "relative_errors": PLANE_SCALE,
             "verdict": "PASS" if passed else "FAIL", "passed": passed,
             "n_cases": len(manifest["cases"]), "cases": rows,
             "not_run": [{"id": case_id, "reason": reason} for case_id, reason in not_run],

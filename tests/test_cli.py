@@ -186,6 +186,32 @@ def test_run_float32_and_dense(user_data, capsys):
     assert_array_equal(out, up.train()([y.astype(np.float32) for y in latents]))
 
 
+def test_run_gives_the_float64_reference_for_float32_latents(user_data, capsys):
+    up, latents, paths, tmp_path = user_data
+    for path, y in zip(paths, latents):
+        np.save(path, y.astype(np.float32))  # what a decoder holds
+    status, _, _ = run(capsys, "run", "--params", tmp_path / "p.json", "--latents", *paths,
+                       "--out", tmp_path / "o.npy")
+    out = np.load(tmp_path / "o.npy")
+    assert status == 0 and out.dtype == np.float64
+    assert_array_equal(out, up([y.astype(np.float32).astype(np.float64) for y in latents]))
+    status, _, _ = run(capsys, "run", "--params", tmp_path / "p.json", "--latents", *paths,
+                       "--out", tmp_path / "o32.npy", "--dtype", "float32")
+    assert status == 0 and np.load(tmp_path / "o32.npy").dtype == np.float32
+
+
+@pytest.mark.parametrize("params_file", ["p.json", "p.npz"])
+def test_run_takes_parameters_without_biases(user_data, capsys, params_file):
+    up, latents, paths, tmp_path = user_data
+    weights = {name: v for name, v in up.get_param().items() if not name.endswith(".bias")}
+    (tmp_path / "p.json").write_text(json.dumps(params_to_json(weights)))
+    np.savez(tmp_path / "p.npz", **weights)
+    status, _, err = run(capsys, "run", "--params", tmp_path / params_file, "--latents", *paths,
+                         "--out", tmp_path / "o.npy")
+    assert status == 0, err
+    assert_array_equal(np.load(tmp_path / "o.npy"), up(latents))
+
+
 def test_run_reads_a_torch_state_dict(user_data, capsys):
     torch = optional("torch")
     up, latents, paths, tmp_path = user_data

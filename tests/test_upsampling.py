@@ -195,6 +195,23 @@ def test_s8_biases_are_never_applied(latents, up, bias):
         assert_array_equal(up(latents), before)
 
 
+@given(latent_pyramids(min_levels=2, max_levels=4, max_side=10), upsamplings(), st.floats(-1e6, 1e6))
+def test_s8_parameters_without_biases_are_accepted_and_mean_zero_biases(latents, up, bias):
+    params = up.get_param()
+    up.set_param({name: value + bias if name.endswith(".bias") else value for name, value in params.items()})
+    before = up(latents)
+    up.set_param({name: value for name, value in params.items() if not name.endswith(".bias")})
+    after = up.get_param()
+    assert list(after) == list(params)  # same names, same order
+    assert all(np.array_equal(after[name], np.zeros(1) if name.endswith(".bias") else params[name])
+               for name in params)
+    assert_array_equal(up(latents), before)
+    weights = [name for name in params if not name.endswith(".bias")]
+    if weights:  # leaving out a weight is still an error
+        with pytest.raises(ValueError, match=rf"missing \[{weights[0]!r}"):
+            up.set_param({name: params[name] for name in weights[1:]})
+
+
 def test_s3_reinitialize_parameters():
     up = Upsampling(8, 5, 2, 2)
     initial = up.get_param()
