@@ -77,10 +77,13 @@ class TorchUpsampling(torch.nn.Module):
     def __init__(self, params, ups_k_size, ups_preconcat_k_size):
         super().__init__()
         self.eval()
-        self.ups = [symmetric_kernel(params[f"conv_transpose2ds.{i}.parametrizations.weight.original"], ups_k_size)
-                    for i in range(sum(n.endswith(".bias") and n.startswith("conv_transpose2ds") for n in params))]
-        self.pre = [symmetric_kernel(params[f"conv2ds.{i}.parametrizations.weight.original"], ups_preconcat_k_size)
-                    for i in range(sum(n.endswith(".bias") and n.startswith("conv2ds") for n in params))]
+        weight = "{}.{}.parametrizations.weight.original"  # the biases may be absent, as in a bitstream
+        count = {kind: sum(n.startswith(kind + ".") and n.endswith(".weight.original") for n in params)
+                 for kind in ("conv_transpose2ds", "conv2ds")}
+        self.ups = [symmetric_kernel(params[weight.format("conv_transpose2ds", i)], ups_k_size)
+                    for i in range(count["conv_transpose2ds"])]
+        self.pre = [symmetric_kernel(params[weight.format("conv2ds", j)], ups_preconcat_k_size)
+                    for j in range(count["conv2ds"])]
 
     def forward(self, latents, stages=None):
         u = latents[-1]

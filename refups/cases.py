@@ -33,7 +33,11 @@ class Case:
     ``"laplace"`` (rounded Laplace, scale 1), ``"decoded"`` (integers in
     [-64, 63], about 80% zeros), ``"extreme"`` (signed powers of two from
     2**-60 to 2**60, and zeros), ``"ones"``, or explicit nested lists in
-    ``values``. ``biases``: draw non-zero biases.
+    ``values``. ``biases``: draw non-zero biases. ``real``: ``(name, top,
+    left)``, a window of a real Cool-chic model (:mod:`refups.realdata`)
+    whose level 0 starts at row ``top``, column ``left`` and has the size of
+    ``shapes[0]``; its kernels and latents are the model's, nothing is drawn
+    (``params`` and ``latents`` are then ``"real"``).
     """
 
     id: str
@@ -47,6 +51,7 @@ class Case:
     biases: bool = False
     exact: bool = False
     values: tuple = field(default=None, compare=False)
+    real: tuple = None
 
     @property
     def profiles(self):
@@ -157,6 +162,28 @@ CASES = (
            ("S4", "S5", "S6", "S6.7"), ("accumulated_error", "odd_crop", "filter_order", "channel_order"),
            (8, 7, 6, 6), pyramid(H, W, [1] * 7), params="quantised", latents="decoded")
       for H, W in [(120, 160), (75, 100)]),
+    # Windows of six real models (refups/real_models/README.md). Each window is the one of its
+    # size, aligned on the coarsest grid, that holds the most non-zero latents; level 0 is
+    # 48x80 (motion: 192x320, whose two finest levels are empty), so the levels are 48x80,
+    # 24x40, 12x20, 6x10, 3x5, 2x3, 1x2 and odd sizes are cropped at levels 4 to 6.
+    *(Case(f"real_{name}", f"a real Cool-chic model ({what}): a {H}x{W} window of its "
+           f"decoded pyramid, with its trained 8/7 kernels and integer latents",
+           ("S4", "S5", "S6", "S6.7", "S12") + (("S6.4",) if channels[0] == 0 else ()),
+           ("real_model", "accumulated_error", "odd_crop", "filter_order", "channel_order")
+           + (("empty_level_stop",) if channels[0] == 0 else ()),
+           (8, 7, 6, 6), pyramid(H, W, channels), params="real", latents="real", real=(name, top, left))
+      for name, what, H, W, channels, top, left in [
+          ("kodim14", "kodim14, 512x768, Cool-chic 4.1", 48, 80, [1] * 7, 384, 448),
+          ("cactus_1080p", "Cactus, 1080x1920, Cool-chic 4.1", 48, 80, [1] * 7, 64, 0),
+          ("a365_mse", "a365_mse, 1360x2048, Cool-chic 4.2", 48, 80, [1] * 7, 1088, 1280),
+          ("basketball_i_frame", "BasketballDrill I-frame residue, 480x832, Cool-chic 4.2",
+           48, 80, [1] * 7, 256, 320),
+          ("basketball_b_residue", "BasketballDrill B-frame residue, 480x832, Cool-chic 4.2",
+           48, 80, [1] * 7, 384, 128),
+          ("basketball_b_motion", "BasketballDrill B-frame motion, 480x832, Cool-chic 4.2, levels 0 "
+           "and 1 without channels: the output stays at level 2's resolution",
+           192, 320, [0, 0, 1, 1, 1, 1, 1], 128, 64),
+      ]),
 )
 
 CASES_BY_ID = {case.id: case for case in CASES}

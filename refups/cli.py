@@ -9,13 +9,11 @@ import importlib
 import math
 import os
 import pathlib
-import re
 import sys
 
-import numpy as np
 
 from . import __version__
-from .io import FileError, load_npy, load_params
+from .io import FileError, config_from_params, load_latents, load_params
 from .output import Interrupted, interruptible, save_npy
 from .limits import check_kernel_size_limit
 
@@ -74,6 +72,19 @@ exit status: 0 pass, 1 a failing case (report and reproducer), 2 usage error.
 example:
   refups check my_upsampling:upsample
   refups check my_upsampling:upsample --profile full --dtype float32 --max-examples 500 --seed 1""",
+    "add-case": """\
+The case is written in the golden layout (latent_<i>.npy, params.json,
+case.txt, expected stages) and listed in SUITE/manifest.json, so that
+`refups verify --golden SUITE` and `--run` work on it as on the shipped
+suite. The configuration is read from the parameter names and shapes. The
+manifest says whether the expected values are exact or refups' float64 path
+(then the acceptance bounds also cover the reference's own rounding).
+Nothing is written unless the whole case is.
+
+example:
+  refups add-case mine --id frame0 --params params.json --latents y0.npy y1.npy y2.npy
+  refups add-case mine --id frame1 --params model.pt --prefix upsampling. --latents levels.npz
+  refups verify out --golden mine --run './decoder {case} {out}'""",
     "run": """\
 The configuration is read from the parameter names and shapes (Cool-chic's
 get_param() names, SPEC S8); give the kernel sizes explicitly when a kind has
@@ -153,7 +164,7 @@ def _parser():
     run.add_argument("--params", required=True, type=pathlib.Path,
                      help=".json, .npz, or .pt (needs torch) under Cool-chic's names; biases may be left out")
     run.add_argument("--latents", required=True, type=pathlib.Path, nargs="+", metavar="LATENT",
-                     help=".npy files, (B, C_i, H_i, W_i), finest level first")
+                     help=".npy files, (B, C_i, H_i, W_i), finest level first, or one .npz of all levels")
     run.add_argument("--out", required=True, type=pathlib.Path, help=".npy file to write")
     run.add_argument("--ups-k-size", type=int, help="upsampling kernel size (default: inferred)")
     run.add_argument("--ups-preconcat-k-size", type=int, help="pre-concatenation kernel size (default: inferred)")
@@ -166,6 +177,22 @@ def _parser():
                           "(e.g. 'upsampling.' in a whole model's state dict)")
     run.add_argument("--trace", type=pathlib.Path, metavar="DIR",
                      help="also write every intermediate to DIR (new or empty), laid out as a golden case")
+
+    case = add("add-case", "Turn your own latents and parameters into a golden case, in a suite folder of your own.")
+    case.add_argument("suite", type=pathlib.Path, metavar="SUITE",
+                      help="suite folder: created if new or empty, else the case is added to its manifest")
+    case.add_argument("--id", required=True, metavar="CASE_ID", help="the case's id, [a-z0-9_]+")
+    case.add_argument("--params", required=True, type=pathlib.Path,
+                      help=".json, .npz, or .pt (needs torch) under Cool-chic's names; biases may be left out")
+    case.add_argument("--latents", required=True, type=pathlib.Path, nargs="+", metavar="LATENT",
+                      help=".npy files, (B, C_i, H_i, W_i), finest level first, or one .npz of all levels")
+    case.add_argument("--prefix", default="", metavar="PREFIX",
+                      help="use only the parameters whose names start with PREFIX, without it")
+    case.add_argument("--expected", choices=["auto", "exact", "float64"], default="auto",
+                      help="expected values: exact (correctly rounded) or refups' float64 path; auto: exact up "
+                           "to 65536 samples in the finest level reached (default)")
+    case.add_argument("--description", metavar="TEXT", help="what the case is (default: its sizes)")
+    case.add_argument("--force", action="store_true", help="replace a case of the same id")
     return parser
 
 
@@ -313,28 +340,10 @@ def _cmd_explain(args):
     return 0
 
 
-def config_from_params(params, ups_k_size=None, ups_preconcat_k_size=None):
-    """``(ups_k_size, ups_preconcat_k_size, n_ups_kernel, n_ups_preconcat_kernel)``
-    read from parameter names and half-kernel lengths (S1, S8); explicit sizes win."""
-    counts, sizes = {}, {}
-    for name, value in params.items():
-        match = re.fullmatch(r"(conv_transpose2ds|conv2ds)\.(\d+)\.parametrizations\.weight\.original", name)
-        if match:
-            kind = match.group(1)
-            counts[kind] = max(counts.get(kind, 0), int(match.group(2)) + 1)
-            n = int(np.size(value))
-            sizes.setdefault(kind, 2 * n if kind == "conv_transpose2ds" else 2 * n - 1)
-    ups = ups_k_size if ups_k_size is not None else sizes.get("conv_transpose2ds", 8)
-    pre = ups_preconcat_k_size if ups_preconcat_k_size is not None else sizes.get("conv2ds", 7)
-    return ups, pre, counts.get("conv_transpose2ds", 0), counts.get("conv2ds", 0)
-
-
-def _cmd_run(args):
+def _params(args):
+    """The parameters of ``--params``, cut to ``--prefix``, their layout checked."""
     from .io import check_param_layout
-    from .output import check_output
-    from .upsampling import Upsampling
 
-    check_output(args.out)  # before any work: never a folder, link, device or FIFO
     params = load_params(args.params)
     if args.prefix:
         params = {name[len(args.prefix):]: value for name, value in params.items()
@@ -342,7 +351,31 @@ def _cmd_run(args):
         if not params:
             raise FileError(args.params, f"has no parameter whose name starts with {args.prefix!r}")
     check_param_layout(params, args.params)
-    latents = [load_npy(path) for path in args.latents]
+    return params
+
+
+def _cmd_add_case(args):
+    from .usercases import add_case
+
+    params = _params(args)
+    latents = load_latents(args.latents)
+    source = (f"your own data: latents {' '.join(p.name for p in args.latents)}, parameters {args.params.name}"
+              + (f" (prefix {args.prefix})" if args.prefix else ""))
+    entry = add_case(args.suite, args.id, latents, params, description=args.description, source=source,
+                     expected=args.expected, force=args.force)
+    print(f"added case {entry['id']} to {args.suite}: expected values {entry['expected']}, profiles "
+          f"{', '.join(entry['profiles'])}, output {tuple(entry['files'][-1]['shape'])}")
+    print(f"verify an implementation on it: refups verify OUT --golden {args.suite} --run 'COMMAND {{case}} {{out}}'")
+    return 0
+
+
+def _cmd_run(args):
+    from .output import check_output
+    from .upsampling import Upsampling
+
+    check_output(args.out)  # before any work: never a folder, link, device or FIFO
+    params = _params(args)
+    latents = load_latents(args.latents)
     up = Upsampling(*config_from_params(params, args.ups_k_size, args.ups_preconcat_k_size))
     up.set_param(params)
     latents = [y.astype(args.dtype) for y in latents]  # float64 unless float32 emulation is asked for
@@ -395,7 +428,7 @@ def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     command = {"golden": _cmd_golden, "verify": _cmd_verify, "run": _cmd_run, "check": _cmd_check,
-               "explain": _cmd_explain}[args.command]
+               "explain": _cmd_explain, "add-case": _cmd_add_case}[args.command]
     try:
         with interruptible():  # SIGINT, SIGTERM: clean up, one line, exit 130 / 143
             for flag in ("--k", "--ups-k-size", "--ups-preconcat-k-size"):

@@ -72,4 +72,7 @@ FLAGS = {flag.name: flag for flag in (
          "values (half-precision or fixed-point intermediates)", ("S9",)),
     Flag("accumulated_error", "error growing over many levels and long kernels (a realistic "
          "decoded model)", ("S4", "S5", "S6")),
+    Flag("real_model", "a bug only real decoded data shows: trained kernels with large numerators "
+         "on a 2**-s grid, sparse integer latents with real structure, motion instances with "
+         "empty finest levels (data from Cool-chic's own sample bitstreams)", ("S6", "S12")),
 )}

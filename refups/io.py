@@ -39,6 +39,8 @@ from ._validation import REAL_KINDS
 __all__ = [
     "FileError",
     "check_param_layout",
+    "config_from_params",
+    "load_latents",
     "load_npy",
     "load_params",
     "params_from_json",
@@ -575,3 +577,71 @@ def check_param_layout(params, source):
             if index != expected:
                 raise FileError(source, f"{indices[index]}: {kind} indices must run 0, 1, 2, ... "
                                         f"without gaps; {expected} is missing")
+
+
+def config_from_params(params, ups_k_size=None, ups_preconcat_k_size=None):
+    """``(ups_k_size, ups_preconcat_k_size, n_ups_kernel, n_ups_preconcat_kernel)``
+    read from parameter names and half-kernel lengths (S1, S8); explicit sizes win.
+
+    Biases play no part, so a parameter set without them gives the same
+    configuration. Without any weight of a kind, its count is 0 and its size
+    Cool-chic's default (8 and 7).
+
+    Examples
+    --------
+    >>> config_from_params({"conv2ds.0.parametrizations.weight.original": [0.0, 1.0]})
+    (8, 3, 0, 1)
+    """
+    counts, sizes = {}, {}
+    for name, value in params.items():
+        match = re.fullmatch(r"(conv_transpose2ds|conv2ds)\.(\d+)\.parametrizations\.weight\.original", name)
+        if match:
+            kind = match.group(1)
+            counts[kind] = max(counts.get(kind, 0), int(match.group(2)) + 1)
+            n = int(np.size(value))
+            sizes.setdefault(kind, 2 * n if kind == "conv_transpose2ds" else 2 * n - 1)
+    ups = ups_k_size if ups_k_size is not None else sizes.get("conv_transpose2ds", 8)
+    pre = ups_preconcat_k_size if ups_preconcat_k_size is not None else sizes.get("conv2ds", 7)
+    return ups, pre, counts.get("conv_transpose2ds", 0), counts.get("conv2ds", 0)
+
+
+_LEVEL_NAME = re.compile(r"(?:level|latent|arr)_([0-9]+)")
+
+
+def load_latents(paths):
+    """A latent pyramid, level 0 first: one ``.npy`` file per level, or one ``.npz`` archive.
+
+    The members of an ``.npz`` are named ``level_<i>``, ``latent_<i>`` or
+    ``arr_<i>`` (what ``np.savez(path, *levels)`` writes), ``i`` running 0,
+    1, 2, ... without gaps; ``i = 0`` is the finest level.
+
+    Examples
+    --------
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "y.npz"
+    >>> np.savez(path, np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 2, 2)))
+    >>> [y.shape for y in load_latents([path])]
+    [(1, 1, 4, 4), (1, 1, 2, 2)]
+    """
+    paths = [pathlib.Path(path) for path in paths]
+    if len(paths) != 1 or paths[0].suffix.lower() != ".npz":
+        for path in paths:
+            if path.suffix.lower() == ".npz":
+                raise FileError(path, "an .npz holds the whole pyramid: give it alone, or one .npy per level")
+        return [load_npy(path) for path in paths]
+    path = paths[0]
+    members = _load_npz(path)
+    levels = {}
+    for name, array in members.items():
+        match = _LEVEL_NAME.fullmatch(name)
+        if match is None:
+            raise FileError(path, f"holds {_show(name)!r}; levels must be named level_<i>, latent_<i> or "
+                                  "arr_<i>, level 0 finest")
+        levels[int(match.group(1))] = array
+    if not levels:
+        raise FileError(path, "holds no level")
+    for expected, index in enumerate(sorted(levels)):
+        if index != expected:
+            raise FileError(path, f"level indices must run 0, 1, 2, ... without gaps; {expected} is missing")
+    if len(set(members)) != len(levels) or len(levels) != len(members):
+        raise FileError(path, "holds the same level under two names")
+    return [levels[i] for i in range(len(levels))]

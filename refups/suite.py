@@ -21,6 +21,7 @@ Loading trusts nothing: every case id and file name is checked against the
 manifest's rules and must resolve inside the suite folder.
 """
 
+import dataclasses
 import hashlib
 import importlib.resources
 import json
@@ -41,16 +42,19 @@ from .io import FileError, _show, load_npy, params_to_json, read_json, sha256
 from .output import folder_writer, save_npy, write_json
 from .kernels import half_kernel_size, initial_preconcat_half_kernel, initial_ups_half_kernel
 from .profiles import PROFILES
+from .realdata import REAL_MODELS, real_model, window
 from .upsampling import Upsampling
 
-__all__ = ["CASE_TEXT_FORMAT", "FORMAT_VERSION", "SUITE_SEED", "build_case", "case_text",
-           "default_suite_path", "generate_suite", "load_suite", "schema", "write_suite"]
+__all__ = ["CASE_TEXT_FORMAT", "FORMAT_VERSION", "SUITE_SEED", "build_case", "case_arrays", "case_text",
+           "default_suite_path", "generate_suite", "load_suite", "schema", "write_case", "write_suite"]
 
-#: Version of the suite layout and manifest that this refups writes.
-FORMAT_VERSION = 2
+#: Version of the suite layout and manifest that this refups writes. Version 3 added each
+#: case's ``expected`` (``"exact"`` or ``"float64"``) and ``source``.
+FORMAT_VERSION = 3
 
 #: The versions this refups reads; any other manifest is refused before anything else is read.
-READ_FORMAT_VERSIONS = (FORMAT_VERSION,)
+#: A version 2 case has exact expected values.
+READ_FORMAT_VERSIONS = (2, 3)
 
 #: First line of every ``case.txt``.
 CASE_TEXT_FORMAT = "refups-case 1"
@@ -60,12 +64,17 @@ SUITE_SEED = 20261125
 
 #: The modules whose code determines the suite (hashed into the manifest).
 GENERATOR_SOURCES = ("_validation.py", "cases.py", "exact.py", "flags.py", "io.py", "kernels.py",
-                     "layers.py", "ops.py", "output.py", "profiles.py", "suite.py", "upsampling.py")
+                     "layers.py", "ops.py", "output.py", "profiles.py", "realdata.py", "suite.py",
+                     "upsampling.py",
+                     *(f"real_models/{name}/{file}" for name in REAL_MODELS
+                       for file in ("latents.npz", "params.json")))
 
 TOLERANCE_RULE = "|actual - expected| <= atol + rtol * |expected|"
 
-EXPECTED_VALUES = ("exact results correctly rounded: to float64 in <stage>.npy, to float32 in "
-                   "<stage>.f32.npy")
+EXPECTED_VALUES = ("per case (key 'expected'): 'exact', the exact results correctly rounded, to "
+                   "float64 in <stage>.npy and to float32 in <stage>.f32.npy; or 'float64', refups' "
+                   "float64 separable path (in <stage>.f32.npy rounded to float32), for cases too "
+                   "large for the exact oracle, judged with the reference's own error bound added")
 
 #: What case ids and file names may look like: no separators, so nothing leaves the suite.
 CASE_ID = re.compile(r"[a-z0-9_]+")
@@ -143,19 +152,44 @@ def build_case(case):
     """
     rng = _rng(case)
     up = Upsampling(*case.config)
-    params = _case_params(case, up, rng)
+    if case.real is not None:
+        name, top, left = case.real
+        model = real_model(name)
+        params = OrderedDict(model.params)  # the weights only: a 4.x bitstream has no biases (S8)
+        latents = window(model.latents, top, left, *case.shapes[0][2:])
+        if [y.shape for y in latents] != list(case.shapes):
+            raise RuntimeError(f"case {case.id}: the window has shapes {[y.shape for y in latents]}")
+    else:
+        params = _case_params(case, up, rng)
+        latents = _case_latents(case, rng)
     up.set_param(params)
-    latents = _case_latents(case, rng)
-    # Expected values: the exact results, each rounded once, correctly, to the dtype.
-    exact = upsampling_exact(up, latents)
-    traces = {"": exact.to_float(np.float64), ".f32": exact.to_float(np.float32)}
+    arrays = case_arrays(up, latents, params)
     if case.exact:
         # The generator checks its own claim: refups' float32 path gives the same bits.
-        if not np.array_equal(up([y.astype(np.float32) for y in latents]), traces[""].output):
+        if not np.array_equal(up([y.astype(np.float32) for y in latents]), arrays["output"]):
             raise RuntimeError(f"case {case.id} is marked exact but float32 differs")
+    return arrays
+
+
+def case_arrays(up, latents, params, expected="exact"):
+    """Inputs, parameters and expected stages of one case, as an ordered ``{stem: array}``.
+
+    ``expected="exact"``: the exact results (:mod:`refups.exact`), each
+    rounded once, correctly, to float64 and to float32 (``.f32`` stems).
+    ``expected="float64"``: refups' float64 separable path, and its values
+    rounded to float32, for inputs too large for the exact oracle.
+    """
+    if expected == "exact":
+        exact = upsampling_exact(up, latents)
+        traces = {"": exact.to_float(np.float64), ".f32": exact.to_float(np.float32)}
+    elif expected == "float64":
+        trace = up.train(False).trace([np.asarray(y, dtype=np.float64) for y in latents])
+        traces = {"": trace, ".f32": _rounded_trace(trace)}
+    else:
+        raise ValueError(f"expected must be 'exact' or 'float64'; got {expected!r}")
     arrays = OrderedDict()
     for i, y in enumerate(latents):
-        arrays[f"latent_{i}"] = y
+        arrays[f"latent_{i}"] = np.asarray(y, dtype=np.float64)  # the layout holds float64 inputs
     for name, value in params.items():
         arrays[f"param.{name}"] = value
     for suffix, trace in traces.items():
@@ -164,6 +198,13 @@ def build_case(case):
             arrays[f"transition_{step.index}.prefiltered{suffix}"] = step.prefiltered
         arrays[f"output{suffix}"] = trace.output
     return arrays
+
+
+def _rounded_trace(trace):
+    steps = [dataclasses.replace(step, **{field: getattr(step, field).astype(np.float32)
+                                          for field in ("upsampled", "prefiltered", "output")})
+             for step in trace.transitions]
+    return dataclasses.replace(trace, output=trace.output.astype(np.float32), transitions=steps)
 
 
 def _role(stem):
@@ -188,7 +229,21 @@ def _tolerances(case, arrays):
 
 # -- the manifest and case.txt ------------------------------------------------------
 
-def _manifest_case(case, arrays, case_dir=None):
+def _source(case):
+    """Where a case's data come from, for the manifest."""
+    if case.real is None:
+        return f"made up by refups: drawn with seed {SUITE_SEED} and the case id (refups.suite)"
+    name, top, left = case.real
+    meta = real_model(name).meta
+    origin, (H, W) = meta["source"], case.shapes[0][2:]
+    return (f"real: Cool-chic's sample bitstream {origin['bitstream']} ({origin['coolchic_tag']}), "
+            f"frame {origin['frame_coding_index']} ({origin['frame_type']}), decoder instance "
+            f"{origin['instance']}, as decoded by {origin['decoder']}; level 0 rows {top} to {top + H - 1}, "
+            f"columns {left} to {left + W - 1} of {meta['image'][0]}x{meta['image'][1]} "
+            f"(refups/real_models/{name}); {origin['license']}")
+
+
+def _manifest_case(case, arrays, case_dir=None, *, expected="exact", source=None):
     files = []
     for stem, array in arrays.items():
         entry = {"path": f"{stem}.npy", "role": _role(stem), "dtype": array.dtype.str,
@@ -200,12 +255,14 @@ def _manifest_case(case, arrays, case_dir=None):
     return {
         "id": case.id,
         "description": case.description,
+        "source": source or _source(case),
         "clauses": list(case.clauses),
         "flags": list(case.flags),
         "profiles": list(case.profiles),
         "config": {"ups_k_size": ups, "ups_preconcat_k_size": pre, "n_ups_kernel": n_ups,
                    "n_ups_preconcat_kernel": n_pre, "n_levels": len(case.shapes)},
         "exact": case.exact,
+        "expected": expected,
         "tolerance": _tolerances(case, arrays),
         "stages": [stem for stem in arrays if _role(stem) == "expected"],
         "files": files,
@@ -286,7 +343,7 @@ def schema():
     Examples
     --------
     >>> schema()["properties"]["format_version"]
-    {'const': 2}
+    {'const': 3}
     """
     return json.loads(importlib.resources.files("refups").joinpath("manifest.schema.json").read_text())
 
@@ -314,20 +371,26 @@ def write_suite(out, *, force=False, cases=CASES):
     with folder_writer(out, force=force) as tmp:
         entries = []
         for case in cases:
-            arrays = build_case(case)
             case_dir = tmp / case.id
             case_dir.mkdir()
-            for stem, array in arrays.items():
-                save_npy(case_dir / f"{stem}.npy", array)
-            params = OrderedDict((stem[len("param."):], a) for stem, a in arrays.items()
-                                 if _role(stem) == "param")
-            write_json(case_dir / "params.json", params_to_json(params))
-            entry = _manifest_case(case, arrays, case_dir)
-            (case_dir / "case.txt").write_text(case_text(entry, params) + "\n")
-            entries.append(entry)
+            entries.append(write_case(case_dir, case, build_case(case)))
         write_json(tmp / "manifest.schema.json", schema())
         write_json(tmp / "manifest.json", _manifest(entries))
     return out
+
+
+def write_case(case_dir, case, arrays, **entry):
+    """Write one case's files into the existing folder ``case_dir``; return its manifest entry.
+
+    ``entry`` may give ``expected`` (``"exact"`` or ``"float64"``) and ``source``.
+    """
+    for stem, array in arrays.items():
+        save_npy(case_dir / f"{stem}.npy", array)
+    params = OrderedDict((stem[len("param."):], a) for stem, a in arrays.items() if _role(stem) == "param")
+    write_json(case_dir / "params.json", params_to_json(params))
+    entry = _manifest_case(case, arrays, case_dir, **entry)
+    (case_dir / "case.txt").write_text(case_text(entry, params) + "\n")
+    return entry
 
 
 def generate_suite(cases=CASES):
@@ -410,7 +473,7 @@ def check_manifest(manifest, path="manifest.json"):
     # The version comes first: a newer layout may differ anywhere, so nothing else is trusted.
     version = manifest.get("format_version")
     if type(version) is not int or version not in READ_FORMAT_VERSIONS:
-        readable = ", ".join(map(str, READ_FORMAT_VERSIONS))
+        readable = " or ".join(map(str, READ_FORMAT_VERSIONS))
         found = "no format_version" if version is None else f"format_version {_show(repr(version))}"
         raise FileError(path, f"has {found}; this refups (version {__version__}) reads "
                               f"format_version {readable} only")
@@ -435,6 +498,9 @@ def check_manifest(manifest, path="manifest.json"):
                     raise ValueError(f"{where}: '{key}' must be a list of names")
             if not isinstance(entry.get("exact"), bool):
                 raise ValueError(f"{where}: 'exact' must be true or false")
+            if entry.setdefault("expected", "exact") not in ("exact", "float64"):  # version 2: exact
+                raise ValueError(f"{where}: 'expected' must be 'exact' or 'float64'; "
+                                 f"got {_show(repr(entry['expected']))}")
             _check_tolerance(entry.get("tolerance"), where)
             _check_files(entry, where)
         except ValueError as error:

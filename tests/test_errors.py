@@ -90,17 +90,19 @@ def test_s10_layer_input_errors():
 # -- Parameters (S8, S10) ------------------------------------------------------
 
 def test_s8_set_param_lists_every_problem_and_writes_nothing():
-    up = Upsampling(8, 3, 1, 1)
+    up = Upsampling(8, 3, 2, 1)
     before = up.get_param()
     params = dict(before)
-    del params["conv2ds.0.bias"]
+    del params["conv_transpose2ds.1.parametrizations.weight.original"]
+    del params["conv2ds.0.bias"]  # a missing bias is no problem (S8), and must not be written either
     params["conv2ds.1.bias"] = np.zeros(1)
     params["conv_transpose2ds.0.parametrizations.weight.original"] = np.zeros(3)
     params["conv2ds.0.parametrizations.weight.original"] = np.zeros(2, complex)
     params["conv_transpose2ds.0.bias"] = np.ones(1)  # valid, but must not be written
     message = (
-        "params must match this Upsampling(ups_k_size=8, ups_preconcat_k_size=3, n_ups_kernel=1, "
-        "n_ups_preconcat_kernel=1) exactly; got missing ['conv2ds.0.bias']; unexpected ['conv2ds.1.bias']; "
+        "params must match this Upsampling(ups_k_size=8, ups_preconcat_k_size=3, n_ups_kernel=2, "
+        "n_ups_preconcat_kernel=1) exactly; got missing ['conv_transpose2ds.1.parametrizations.weight.original']; "
+        "unexpected ['conv2ds.1.bias']; "
         "invalid: conv_transpose2ds.0.parametrizations.weight.original must have shape (4,); got shape (3,); "
         "conv2ds.0.parametrizations.weight.original must have a real dtype (bool, integer, float32 or float64); "
         "got dtype complex128"

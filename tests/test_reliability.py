@@ -35,12 +35,12 @@ from refups._validation import as_real_array, check_count, check_latents, comput
 from refups.cases import CASES
 from refups.io import FileError, load_npy, load_params, params_from_json, params_to_json, read_json
 from refups.suite import load_suite, write_suite
-from refups.verification import select_cases
+from refups.verification import select_cases, verify
 
 fcntl = pytest.importorskip("fcntl")  # POSIX: locks, FIFOs, signals
 
 ROOT = pathlib.Path(refups.__file__).resolve().parents[1]  # the refups being tested, for subprocesses
-ONE_LINE = re.compile(r"^refups (run|golden|verify|explain|check): error: [^\n]*\n\Z")
+ONE_LINE = re.compile(r"^refups (run|golden|verify|explain|check|add-case): error: [^\n]*\n\Z")
 
 
 # -- building hostile files -------------------------------------------------------------------
@@ -454,16 +454,16 @@ MANIFEST_CASES = [
      r"manifest\.json: holds NaN; numbers must be finite$"),
     ("manifest-a-fifo", None, r"manifest\.json: is a FIFO, not a regular file$"),
     # An unknown layout version is refused first: a newer suite may differ anywhere.
-    ("format-version-3", _manifest(lambda m: m.update(format_version=3)),
-     r"manifest\.json: has format_version 3; this refups \(version [^)]+\) reads format_version 2 only$"),
-    ("format-version-3-new-layout", lambda m: json.dumps({"format_version": 3, "suites": {}}),
-     r"manifest\.json: has format_version 3; this refups \(version [^)]+\) reads format_version 2 only$"),
+    ("format-version-4", _manifest(lambda m: m.update(format_version=4)),
+     r"manifest\.json: has format_version 4; this refups \(version [^)]+\) reads format_version 2 or 3 only$"),
+    ("format-version-4-new-layout", lambda m: json.dumps({"format_version": 4, "suites": {}}),
+     r"manifest\.json: has format_version 4; this refups \(version [^)]+\) reads format_version 2 or 3 only$"),
     ("no-format-version", _manifest(lambda m: m.pop("format_version")),
-     r"manifest\.json: has no format_version; this refups \(version [^)]+\) reads format_version 2 only$"),
+     r"manifest\.json: has no format_version; this refups \(version [^)]+\) reads format_version 2 or 3 only$"),
     ("format-version-a-string", _manifest(lambda m: m.update(format_version="2")),
-     r"manifest\.json: has format_version '2'; .* reads format_version 2 only$"),
+     r"manifest\.json: has format_version '2'; .* reads format_version 2 or 3 only$"),
     ("format-version-true", _manifest(lambda m: m.update(format_version=True)),
-     r"manifest\.json: has format_version True; .* reads format_version 2 only$"),
+     r"manifest\.json: has format_version True; .* reads format_version 2 or 3 only$"),
 ]
 
 
@@ -485,10 +485,21 @@ def test_a_newer_suite_is_refused_even_when_the_candidate_would_pass(suite, tmp_
     candidate = copy_expected(suite, tmp_path / "cand")
     assert run_main(capsys, ["verify", candidate, "--golden", suite])[0] == 0
     path = suite / "manifest.json"
-    path.write_text(json.dumps(dict(json.loads(path.read_text()), format_version=3)))
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), format_version=4)))
     status, stdout, err = run_main(capsys, ["verify", candidate, "--golden", suite])
     assert stdout == ""  # no report, no verdict
-    assert_one_line(status, err, rf"{re.escape(str(path))}: has format_version 3; .* reads format_version 2 only$")
+    assert_one_line(status, err, rf"{re.escape(str(path))}: has format_version 4; .* reads format_version 2 or 3 only$")
+
+
+def test_a_format_version_2_suite_is_still_read_as_exact(suite, tmp_path, capsys):
+    path = suite / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for entry in manifest["cases"]:
+        del entry["expected"], entry["source"]  # what version 2 did not have
+    path.write_text(json.dumps(dict(manifest, format_version=2)))
+    candidate = copy_expected(suite, tmp_path / "cand")
+    report = verify(candidate, golden=suite)
+    assert report["passed"] and {row["tier"] for row in report["cases"]} == {"exact"}
 
 
 def test_a_candidate_output_claiming_2_40_values_fails_its_case_only(suite, tmp_path, capsys):
@@ -1242,7 +1253,7 @@ def test_memory_errors_are_one_line(user, capsys, monkeypatch):
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(cli, "load_npy", no_memory)
+    monkeypatch.setattr(cli, "load_latents", no_memory)
     status, _, err = run_main(capsys, argv)
     assert_one_line(status, err, r"^refups run: error: MemoryError$")
 
@@ -1865,6 +1876,8 @@ positional arguments:
     explain   Print every intermediate of the upsampling filter (S4), the pre-concatenation filter
               (S5) or a pyramid (S6).
     run       Run the reference Upsampling on your own parameters and latents.
+    add-case  Turn your own latents and parameters into a golden case, in a suite folder of your
+              own.
 
 options:
   -h, --help  show this help message and exit
@@ -2010,7 +2023,8 @@ options:
   --params PARAMS       .json, .npz, or .pt (needs torch) under Cool-chic's names; biases may be
                         left out
   --latents LATENT [LATENT ...]
-                        .npy files, (B, C_i, H_i, W_i), finest level first
+                        .npy files, (B, C_i, H_i, W_i), finest level first, or one .npz of all
+                        levels
   --out OUT             .npy file to write
   --ups-k-size UPS_K_SIZE
                         upsampling kernel size (default: inferred)

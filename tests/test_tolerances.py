@@ -73,7 +73,7 @@ def write_candidate(suite, out, implementation, dtype):
         arrays = data[entry["id"]]
         config = {key: value for key, value in entry["config"].items() if key != "n_levels"}
         up = Upsampling(**config)
-        up.set_param({name: arrays[f"param.{name}"] for name in up.get_param()})
+        up.set_param({name: arrays[f"param.{name}"] for name in up.get_param() if f"param.{name}" in arrays})
         latents = [arrays[f"latent_{i}"].astype(dtype) for i in range(entry["config"]["n_levels"])]
         (out / entry["id"]).mkdir(parents=True)
         np.save(out / entry["id"] / "output.npy", implementation(up, latents))

@@ -10,6 +10,7 @@ from helpers import copy_expected
 
 from refups.cases import CASES
 from refups.io import FileError
+from refups.realdata import REAL_MODELS
 from refups.verification import compare, report_to_json, select_cases, ulp_distance, verify
 
 
@@ -109,8 +110,11 @@ def test_bitstream_profile_says_why_each_case_is_left_out():
 
 @pytest.mark.parametrize("select, skip, expected", [
     (["odd_7x5"], [], {"odd_7x5"}),
-    (["empty_level_stop"], [], {"zero_channel_stop", "empty_middle_level", "zero_channel_first_transition"}),
-    (["S6.4"], ["zero_channel_first_transition"], {"zero_channel_stop", "empty_middle_level"}),
+    (["empty_level_stop"], [], {"zero_channel_stop", "empty_middle_level", "zero_channel_first_transition",
+                                "real_basketball_b_motion"}),
+    (["S6.4"], ["zero_channel_first_transition"], {"zero_channel_stop", "empty_middle_level",
+                                                    "real_basketball_b_motion"}),
+    (["real_model"], ["S6.4"], {f"real_{name}" for name in REAL_MODELS[:5]}),
     (["S6.3"], [], {"shared_kernels", "modulo_kernels", "more_kernels_than_transitions"}),
     (["S6"], ["S6.1", "S6.2", "S6.3", "S6.4", "S6.5", "S6.6", "S6.7", "S4"],
      {"even_16x8", "zero_channel_coarsest"}),
