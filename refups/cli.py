@@ -5,9 +5,7 @@ Every problem with the user's input is one line on stderr,
 """
 
 import argparse
-import importlib
 import math
-import os
 import pathlib
 import sys
 
@@ -29,7 +27,10 @@ or float64, computed from the suite's latent_<i>.npy and params.json (or
 case.txt). With --run, refups runs COMMAND on every selected case first:
 {case} becomes the case folder, {out} the folder CANDIDATE/<case id> where
 the command writes output.npy. A crash, a timeout or a missing output fails
-that case only.
+that case only. With --call, refups calls the Python function
+MODULE:FUNCTION(latents, params, config) on every selected case instead, in
+one worker process that imports it once (much faster than a command per
+case), and writes what it returns to CANDIDATE/<case id>/output.npy.
 
 --select and --skip take case ids, flags or clause ids (S6 also matches
 S6.1 ... S6.7), comma-separated or repeated; --list-profiles and --list-flags
@@ -40,7 +41,8 @@ exit status: 0 every case run passes, 1 some case fails, 2 unusable input.
 example:
   refups verify mine --profile coolchic
   refups verify out --profile bitstream --run './decoder {case} {out}' --timeout 30
-  refups verify mine --select phase_k2mod4,S6.4 --json report.json""",
+  refups verify mine --select phase_k2mod4,S6.4 --json report.json
+  refups verify out --profile coolchic --call my_upsampling:upsample --dtype float32""",
     "explain": """\
 Without arguments: the worked example of SPEC S4, (1, 2, 4) with the k = 4
 bilinear kernel, giving 1 1.25 1.75 2.5 3.5 4. --prefilter walks through the
@@ -71,7 +73,8 @@ exit status: 0 pass, 1 a failing case (report and reproducer), 2 usage error.
 
 example:
   refups check my_upsampling:upsample
-  refups check my_upsampling:upsample --profile full --dtype float32 --max-examples 500 --seed 1""",
+  refups check my_upsampling:upsample --profile full --dtype float32 --max-examples 500 --seed 1
+  refups check my_upsampling:upsample --skip S6.4 --keep-going""",
     "add-case": """\
 The case is written in the golden layout (latent_<i>.npy, params.json,
 case.txt, expected stages) and listed in SUITE/manifest.json, so that
@@ -124,8 +127,11 @@ def _parser():
                         help="do not run cases matching a case id, flag or clause id")
     verify.add_argument("--run", metavar="COMMAND",
                         help="shell command run on every case first, with {case} and {out}")
+    verify.add_argument("--call", metavar="MODULE:FUNCTION",
+                        help="call a Python function on every case first, in one worker process (the "
+                             "contract of `refups check`; with --dtype, the latents are cast to it)")
     verify.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="time limit of one --run command (default: 60)")
+                        help="time limit of one case's --run command or --call (default: 60)")
     verify.add_argument("--dtype", choices=["float32", "float64"],
                         help="require the candidate's files to have this dtype")
     verify.add_argument("--tier", choices=["exact", "pass", "warn"], default="pass",
@@ -143,6 +149,13 @@ def _parser():
     check.add_argument("--max-examples", type=int, default=100, metavar="N",
                        help="number of drawn cases (default: 100)")
     check.add_argument("--seed", type=int, metavar="S", help="seed of the drawn cases (default: random)")
+    check.add_argument("--skip", action="append", default=[], metavar="TOKENS",
+                       help="leave out inputs showing a behaviour, by flag or clause id (S6.4, S6.5, S6.7, "
+                            "empty_coarsest, batch_mixing)")
+    check.add_argument("--select", action="append", default=[], metavar="TOKENS",
+                       help="keep to inputs showing a behaviour (same names as --skip)")
+    check.add_argument("--keep-going", action="store_true",
+                       help="go on past a failure, leaving out its behaviours, and report every distinct one")
 
     explain = add("explain", "Print every intermediate of the upsampling filter (S4), the pre-concatenation "
                              "filter (S5) or a pyramid (S6).")
@@ -206,10 +219,11 @@ def _cmd_golden(args):
 
 
 def _format_number(value, spec):
-    if value is None:
-        return "-"
+    width = int(spec.split(".")[0].rstrip("dge"))
+    if value is None:  # nothing could be compared (e.g. a shape mismatch)
+        return "-".rjust(width)
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return str(value).rjust(width)
     return format(value, spec)
 
 
@@ -258,12 +272,16 @@ def _print_report(report):
               + (f"  ({row['reason']})" if row["reason"] else ""))
         if row["status"] != "PASS" and row.get("stderr"):
             print("    stderr: " + row["stderr"].splitlines()[-1][:200])
+    passed = sum(row["status"] == "PASS" for row in rows)
+    cause = report.get("common_cause")
+    if cause:
+        print(f"common cause: {cause['cases']} of {len(rows) - passed} failing cases: {cause['cause']}"
+              + (f"; {cause['detail']}" if cause["detail"] else ""))
     failed_flags = {flag: counts for flag, counts in report["flags"].items() if counts["failed"]}
     if failed_flags:
         print("failed flags: " + ", ".join(
             f"{flag} ({counts['failed']} of {counts['cases']} cases)"
             for flag, counts in sorted(failed_flags.items(), key=lambda item: -item[1]["failed"])))
-    passed = sum(row["status"] == "PASS" for row in rows)
     print(f"verify: {passed} passed, {len(rows) - passed} failed")
     tiers = ", ".join(f"{sum(row['tier'] == tier for row in rows)} {tier}"
                       for tier in ("exact", "pass", "warn", "fail"))
@@ -282,7 +300,7 @@ def _cmd_verify(args):
     if args.candidate is None:
         raise ValueError("CANDIDATE (the folder of your outputs) is required")
     report = verify(args.candidate, golden=args.golden, dtype=args.dtype, profile=args.profile,
-                    select=_tokens(args.select), skip=_tokens(args.skip), run=args.run,
+                    select=_tokens(args.select), skip=_tokens(args.skip), run=args.run, call=args.call,
                     timeout=args.timeout, tier=args.tier)
     _print_report(report)
     if args.json is not None:
@@ -390,31 +408,16 @@ def _cmd_run(args):
     return 0
 
 
-def _import_target(target):
-    """The function named by ``MODULE:FUNCTION``, imported from the current folder or PYTHONPATH."""
-    module_name, _, function_name = target.partition(":")
-    if not module_name or not function_name:
-        raise ValueError(f"MODULE:FUNCTION must name a module and a function, as in mine:upsample; "
-                         f"got {target!r}")
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except (ImportError, SyntaxError) as error:
-        raise ValueError(f"cannot import module {module_name!r} ({type(error).__name__}: {error})") from None
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise ValueError(f"module {module_name!r} has no function {function_name!r}")
-    return function
-
-
 def _cmd_check(args):
     from .testing import check_implementation
 
-    candidate = _import_target(args.target)
+    from .inprocess import import_target
+
+    candidate = import_target(args.target)
     try:
         check_implementation(candidate, profile=args.profile, dtype=args.dtype,
-                             max_examples=args.max_examples, seed=args.seed)
+                             max_examples=args.max_examples, seed=args.seed, skip=_tokens(args.skip),
+                             select=_tokens(args.select), keep_going=args.keep_going)
     except AssertionError as failure:
         print(f"check {args.target}: FAIL (profile {args.profile}, {args.dtype})\n\n{failure}")
         return 1

@@ -38,7 +38,7 @@ from . import __version__
 from .cases import CASES
 from .exact import upsampling_exact
 from .flags import FLAGS
-from .io import FileError, _show, load_npy, params_to_json, read_json, sha256
+from .io import FileError, _open_regular, _show, load_npy, load_params, params_to_json, read_json, sha256
 from .output import folder_writer, save_npy, write_json
 from .kernels import half_kernel_size, initial_preconcat_half_kernel, initial_ups_half_kernel
 from .profiles import PROFILES
@@ -46,7 +46,7 @@ from .realdata import REAL_MODELS, real_model, window
 from .upsampling import Upsampling
 
 __all__ = ["CASE_TEXT_FORMAT", "FORMAT_VERSION", "SUITE_SEED", "build_case", "case_arrays", "case_text",
-           "default_suite_path", "generate_suite", "load_suite", "schema", "write_case", "write_suite"]
+           "default_suite_path", "generate_suite", "load_case", "load_suite", "schema", "write_case", "write_suite"]
 
 #: Version of the suite layout and manifest that this refups writes. Version 3 added each
 #: case's ``expected`` (``"exact"`` or ``"float64"``) and ``source``.
@@ -555,6 +555,49 @@ def load_suite(folder):
             arrays[spec["path"][:-len(".npy")]] = array
         data[entry["id"]] = arrays
     return manifest, data
+
+
+_CONFIG_KEYS = ("ups_k_size", "ups_preconcat_k_size", "n_ups_kernel", "n_ups_preconcat_kernel", "n_levels")
+
+
+def load_case(case_dir):
+    """One case folder as ``(latents, params, config)``: the arguments of the candidate contract.
+
+    ``config`` comes from ``case.txt`` (the four numbers of S6, without
+    ``n_levels``), ``params`` from ``params.json`` (biases only where the case
+    has them), ``latents`` from ``latent_<i>.npy``, level 0 first. Every file
+    is read as untrusted (:mod:`refups.io`).
+
+    Examples
+    --------
+    >>> latents, params, config = load_case(default_suite_path() / "odd_7x5")
+    >>> [y.shape for y in latents], config["ups_k_size"]
+    ([(1, 1, 7, 5), (1, 1, 4, 3), (1, 1, 2, 2)], 6)
+    """
+    case_dir = pathlib.Path(case_dir)
+    path = case_dir / "case.txt"
+    handle, size = _open_regular(path)
+    with handle:
+        if size > 2**20:
+            raise FileError(path, f"holds {size} bytes; a case.txt is far shorter")
+        text = handle.read().decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if not lines or lines[0] != CASE_TEXT_FORMAT:
+        raise FileError(path, f"must start with {CASE_TEXT_FORMAT!r}")
+    config = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(" ")
+        if key in _CONFIG_KEYS:
+            if not value.isdigit() or len(value) > 9:
+                raise FileError(path, f"{key} must be an integer >= 0; got {_show(value, 20)!r}")
+            config[key] = int(value)
+    missing = [key for key in _CONFIG_KEYS if key not in config]
+    if missing:
+        raise FileError(path, f"lacks {', '.join(missing)}")
+    latents = [load_npy(inside(case_dir, f"latent_{i}.npy")) for i in range(config.pop("n_levels"))]
+    params = OrderedDict((name, np.asarray(value, dtype=np.float64))
+                         for name, value in load_params(case_dir / "params.json").items())
+    return latents, params, config
 
 
 def default_suite_path():

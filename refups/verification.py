@@ -18,14 +18,15 @@ import pathlib
 import numpy as np
 
 from .bounds import stage_bounds
+from .inprocess import Caller, import_target
 from .io import FileError, load_npy
-from .output import write_json
+from .output import save_npy, write_json
 from .profiles import PROFILES, check_profile
-from .runner import check_command, run_case
+from .runner import CaseRun, check_command, run_case
 from .suite import TOLERANCE_RULE, default_suite_path, generate_suite, inside, load_suite
 from .upsampling import Upsampling
 
-__all__ = ["PLANE_SCALE", "TIERS", "compare", "judge", "plane_errors", "report_to_json", "select_cases", "ulp_distance",
+__all__ = ["PLANE_SCALE", "TIERS", "compare", "judge", "plane_errors", "report_to_json", "select_cases", "ulp_distance", "common_cause",
            "verify"]
 
 
@@ -293,12 +294,12 @@ def _verify_case(entry, expected, case_dir, dtype, tier):
     row = {"id": entry["id"], "status": "FAIL", "tier": "fail", "flags": list(entry.get("flags", [])),
            "tolerance": dict(entry["tolerance"][tolerance_dtype], dtype=tolerance_dtype),
            "max_abs": None, "max_rel": None, "max_ulp": None, "max_error_over_bound": None,
-           "nan": 0, "inf": 0, "first_stage": None, "reason": ""}
+           "nan": 0, "inf": 0, "first_stage": None, "reason": "", "cause": None}
     if not (case_dir / "output.npy").is_file():
-        row["reason"] = f"missing {case_dir / 'output.npy'}"
+        row.update(reason=f"missing {case_dir / 'output.npy'}", cause="no output.npy written")
         return row
     worst = {"max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0, "max_error_over_bound": 0.0, "nan": 0, "inf": 0}
-    reasons, tiers, bounds = [], [], {}
+    reasons, causes, tiers, bounds, compared = [], [], [], {}, False
     for stage in entry["stages"]:
         file = case_dir / f"{stage}.npy"
         if stage != "output" and not file.is_file():
@@ -306,14 +307,19 @@ def _verify_case(entry, expected, case_dir, dtype, tier):
         actual, problem = _read_candidate(file, dtype)
         if actual is None:
             reasons.append(f"{stage}: {file.name} {problem}")
+            causes.append(f"{stage}.npy cannot be judged")
             tiers.append("fail")
             row["first_stage"] = row["first_stage"] or stage
             continue
         if actual.shape != expected[stage].shape:
-            reasons.append(f"{stage}: shape {actual.shape}, expected {expected[stage].shape}")
+            reasons.append(f"{stage}: shape {actual.shape}, expected {expected[stage].shape}; "
+                           "no value can be compared")
+            causes.append(f"{stage} shape differs")
+            row.setdefault("shapes", {})[stage] = [list(actual.shape), list(expected[stage].shape)]
             tiers.append("fail")
             row["first_stage"] = row["first_stage"] or stage
             continue
+        compared = True
         name = str(actual.dtype)
         row["tolerance"] = tol = dict(entry["tolerance"][name], dtype=name)
         if name not in bounds:
@@ -330,12 +336,96 @@ def _verify_case(entry, expected, case_dir, dtype, tier):
         if TIERS.index(result["tier"]) > TIERS.index(tier):
             row["first_stage"] = row["first_stage"] or stage
             reasons.append(_stage_reason(stage, result, tol, result["tier"]))
-    row.update(worst)
+            causes.append(f"{stage} values outside the bound" if result["tier"] == "fail" else
+                          f"{stage} values only inside the loose tolerance")
+    if compared:  # without any comparable stage, the numbers stay None: printed as '-'
+        row.update(worst)
     row["tier"] = max(tiers, key=TIERS.index)
     if reasons:
-        row["reason"] = reasons[0]
+        row["reason"], row["cause"] = reasons[0], causes[0]
     else:
         row["status"] = "PASS"
+    return row
+
+
+def _shape_relation(pairs):
+    """How the candidate's shapes relate to the expected ones, if one rule fits every pair."""
+    axes = []
+    for axis, name in enumerate("BCHW"):
+        values = {(actual[axis], expected[axis]) for actual, expected in pairs}
+        if all(a == e for a, e in values):
+            axes.append(name)
+        elif all(a == -(-e // 2) for a, e in values):
+            axes.append(f"{name}/2" if all(e % 2 == 0 for _, e in values) else f"ceil({name}/2)")
+        elif all(a == 2 * e for a, e in values):
+            axes.append(f"2{name}")
+        elif len({a - e for a, e in values}) == 1:
+            (difference,) = {a - e for a, e in values}
+            axes.append(f"{name}{difference:+d}")
+        else:
+            return None
+    return f"the candidate returns ({', '.join(axes)}) where (B, C, H, W) is expected"
+
+
+def common_cause(rows):
+    """``(cause, count, detail)`` shared by most failing rows, or None.
+
+    A cause explains a report when it accounts for at least half of the
+    failing cases, and at least two of them.
+
+    Examples
+    --------
+    >>> rows = [{"status": "FAIL", "cause": "output shape differs",
+    ...          "shapes": {"output": [[1, 2, 4, 4], [1, 2, 8, 8]]}}] * 3
+    >>> common_cause(rows)
+    ('output shape differs', 3, 'the candidate returns (B, C, H/2, W/2) where (B, C, H, W) is expected')
+    """
+    failing = [row for row in rows if row["status"] != "PASS" and row.get("cause")]
+    if len(failing) < 2:
+        return None
+    counts = {}
+    for row in failing:
+        counts[row["cause"]] = counts.get(row["cause"], 0) + 1
+    cause, count = max(counts.items(), key=lambda item: item[1])
+    if 2 * count < len([row for row in rows if row["status"] != "PASS"]) or count < 2:
+        return None
+    stage = cause.split()[0]
+    pairs = [row["shapes"][stage] for row in failing if row["cause"] == cause and stage in row.get("shapes", {})]
+    detail = _shape_relation(pairs) if pairs and cause.endswith("shape differs") else None
+    return cause, count, detail
+
+
+def _command_cause(reason):
+    """The kind of a failed command, without the case-specific details."""
+    return reason.split(":")[0].split(" (")[0].split(" after ")[0]
+
+
+def _called(caller, case, case_dir, dtype, timeout):
+    """Call the Python candidate on one case and write its output where ``verify`` reads it."""
+    case_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [case_dir / "output.npy", *case_dir.glob("transition_*.npy")]:
+        stale.unlink(missing_ok=True)
+    command, output = caller.call(case, timeout=timeout, dtype=dtype)
+    if output is not None:
+        try:
+            save_npy(case_dir / "output.npy", output)
+        except (ValueError, TypeError, OSError) as error:
+            command = CaseRun(False, f"the function's output cannot be saved ({error})", command.seconds, "")
+    return command
+
+
+def _run_and_verify(entry, expected, candidate, golden, dtype, tier, run, caller, timeout):
+    case_dir = inside(candidate, entry["id"])
+    command = None
+    if run is not None:
+        command = run_case(run, inside(golden, entry["id"]), case_dir, timeout=timeout)
+    elif caller is not None:
+        command = _called(caller, inside(golden, entry["id"]), case_dir, dtype, timeout)
+    row = _verify_case(entry, expected, case_dir, dtype, tier)
+    if command is not None:
+        row["seconds"], row["stderr"] = round(command.seconds, 3), command.stderr
+        if not command.ok:
+            row.update(status="FAIL", reason=command.reason, cause=_command_cause(command.reason))
     return row
 
 
@@ -350,7 +440,7 @@ def _flag_summary(rows):
 
 
 def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), skip=(),
-           run=None, timeout=60.0, tier="pass"):
+           run=None, call=None, timeout=60.0, tier="pass"):
     """Compare a candidate's outputs with a suite; return a report dict.
 
     ``candidate`` holds ``<case id>/output.npy`` (required) and optionally the
@@ -360,7 +450,11 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
     (:func:`select_cases`). ``run``, a command line with ``{case}`` and
     ``{out}``, is first run on every chosen case to produce the candidate's
     files (:func:`refups.runner.run_case`; needs a suite folder), each run
-    limited to ``timeout`` seconds.
+    limited to ``timeout`` seconds. ``call``, a ``"MODULE:FUNCTION"`` under
+    the contract of :func:`refups.testing.check_implementation`, is instead
+    called on every chosen case in one worker process
+    (:class:`refups.inprocess.Caller`, latents cast to ``dtype`` when given),
+    and its output written to ``candidate/<case id>/output.npy``.
 
     Every element is judged against the exact value (:func:`judge`): tiers
     ``exact``, ``pass``, ``warn``, ``fail``; a case's tier is its worst
@@ -381,8 +475,13 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
     dtype = None if dtype is None else np.dtype(dtype)
     if tier not in TIERS[:-1]:
         raise ValueError(f"--tier must be one of {', '.join(TIERS[:-1])}; got {tier!r}")
-    if run is not None:
-        check_command(run)
+    if run is not None and call is not None:
+        raise ValueError("--run and --call exclude each other: give a command or a Python function")
+    if run is not None or call is not None:
+        if run is not None:
+            check_command(run)
+        else:
+            import_target(call)  # a usage error up front, not a failure of every case
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
             raise ValueError(f"--timeout must be a number of seconds > 0; got {timeout!r}")
     elif not candidate.is_dir():
@@ -390,9 +489,9 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
     if golden is None:
         golden = default_suite_path()
     if golden is None:
-        if run is not None:
-            raise ValueError("--run needs the suite on disk: write one with `refups golden --out DIR` "
-                             "and pass --golden DIR")
+        if run is not None or call is not None:
+            raise ValueError(f"--{'run' if run else 'call'} needs the suite on disk: write one with "
+                             "`refups golden --out DIR` and pass --golden DIR")
         manifest, data = generate_suite()
         source = "generated in memory"
     else:
@@ -400,26 +499,27 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
         source = str(golden)
     entries, not_run = select_cases(manifest, profile, select, skip)
     rows = []
-    for entry in entries:
-        case_dir = inside(candidate, entry["id"])
-        command = None
-        if run is not None:
-            command = run_case(run, inside(golden, entry["id"]), case_dir, timeout=timeout)
-        row = _verify_case(entry, data[entry["id"]], case_dir, dtype, tier)
-        if command is not None:
-            row["seconds"], row["stderr"] = round(command.seconds, 3), command.stderr
-            if not command.ok:
-                row.update(status="FAIL", reason=command.reason)
-        rows.append(row)
+    caller = Caller(call) if call is not None else None
+    try:
+        for entry in entries:
+            rows.append(_run_and_verify(entry, data[entry["id"]], candidate, golden, dtype, tier, run, caller,
+                                        timeout))
+    finally:
+        if caller is not None:
+            caller.close()
     passed = all(row["status"] == "PASS" for row in rows)
     return {"golden": source, "candidate": str(candidate), "profile": profile, "tier": tier,
-            "select": list(select), "skip": list(skip), "run": run,
+            "select": list(select), "skip": list(skip), "run": run, "call": call,
             "dtype": None if dtype is None else str(dtype), "tolerance_rule": TOLERANCE_RULE,
             "relative_errors": PLANE_SCALE,
             "verdict": "PASS" if passed else "FAIL", "passed": passed,
             "n_cases": len(manifest["cases"]), "cases": rows,
             "not_run": [{"id": case_id, "reason": reason} for case_id, reason in not_run],
-            "flags": _flag_summary(rows)}
+            "flags": _flag_summary(rows), "common_cause": _cause_dict(common_cause(rows))}
+
+
+def _cause_dict(found):
+    return None if found is None else dict(zip(("cause", "cases", "detail"), found))
 
 
 def _json_safe(value):

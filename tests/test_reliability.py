@@ -29,6 +29,7 @@ from hypothesis.extra import numpy as hnp
 import refups
 from refups import Upsampling, UpsamplingSeparableSymmetricConv2d, UpsamplingSeparableSymmetricConvTranspose2d
 from refups import cli, limits
+from refups.inprocess import import_target
 from refups import io as rio
 from refups import output as rout
 from refups._validation import as_real_array, check_count, check_latents, compute_dtype, output_nbytes
@@ -1569,9 +1570,9 @@ def test_temporary_names_and_leftovers_of_killed_writers(tmp_path):
 # -- what the command line prints -----------------------------------------------------------------------------
 
 def test_format_number_and_tokens():
-    assert cli._format_number(None, "9.2e") == "-"
-    assert cli._format_number(float("inf"), "9.2e") == "inf"
-    assert cli._format_number(float("nan"), "9d") == "nan"
+    assert cli._format_number(None, "9.2e") == "        -"
+    assert cli._format_number(float("inf"), "9.2e") == "      inf"
+    assert cli._format_number(float("nan"), "9d") == "      nan"
     assert cli._format_number(1.5, "9.2e") == " 1.50e+00"
     assert cli._format_number(7, "9d") == "        7"
     assert cli._tokens(["a,b", "", "c,,d", "e"]) == ["a", "b", "c", "d", "e"]
@@ -1807,8 +1808,10 @@ def test_check_hands_its_options_to_check_implementation(tmp_path, capsys, monke
     (tmp_path / "mine_args.py").write_text("def f(latents, params, config):\n    return None\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert run_main(capsys, ["check", "mine_args:f", "--profile", "full", "--dtype", "float32",
-                             "--max-examples", "7", "--seed", "3"])[0] == 0
-    assert seen == {"profile": "full", "dtype": "float32", "max_examples": 7, "seed": 3}
+                             "--max-examples", "7", "--seed", "3", "--skip", "S6.4,S6.5", "--skip", "odd_crop",
+                             "--select", "batch_mixing", "--keep-going"])[0] == 0
+    assert seen == {"profile": "full", "dtype": "float32", "max_examples": 7, "seed": 3,
+                    "skip": ["S6.4", "S6.5", "odd_crop"], "select": ["batch_mixing"], "keep_going": True}
 
 
 def test_verify_and_check_defaults_are_the_documented_ones(tmp_path, capsys, monkeypatch):
@@ -1823,7 +1826,8 @@ def test_verify_and_check_defaults_are_the_documented_ones(tmp_path, capsys, mon
     (tmp_path / "mine_defaults.py").write_text("def f(latents, params, config):\n    return None\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     status, stdout, _ = run_main(capsys, ["check", "mine_defaults:f"])
-    assert status == 0 and seen == {"profile": "coolchic", "dtype": "float64", "max_examples": 100, "seed": None}
+    assert status == 0 and seen == {"profile": "coolchic", "dtype": "float64", "max_examples": 100, "seed": None,
+                                    "skip": [], "select": [], "keep_going": False}
     assert stdout == "check mine_defaults:f: PASS (100 drawn cases, profile coolchic, float64)\n"
 
 
@@ -1832,10 +1836,10 @@ def test_import_target_splits_at_the_first_colon_and_puts_the_folder_first(tmp_p
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", ["", *[p for p in sys.path if p not in ("", str(tmp_path))]])
     with pytest.raises(ValueError, match=r"^module 'mine_split' has no function 'f:g'$"):
-        cli._import_target("mine_split:f:g")
+        import_target("mine_split:f:g")
     assert str(tmp_path) not in sys.path  # "" already stands for the current folder
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != ""])
-    assert cli._import_target("mine_split:f")() == 1 and sys.path[0] == str(tmp_path)
+    assert import_target("mine_split:f")() == 1 and sys.path[0] == str(tmp_path)
 
 
 def command_line_help():
@@ -1899,8 +1903,9 @@ example:
 """,
     'refups verify': """\
 usage: refups verify [-h] [--golden DIR] [--profile NAME] [--select TOKENS] [--skip TOKENS]
-                     [--run COMMAND] [--timeout SECONDS] [--dtype {float32,float64}]
-                     [--tier {exact,pass,warn}] [--json REPORT] [--list-profiles] [--list-flags]
+                     [--run COMMAND] [--call MODULE:FUNCTION] [--timeout SECONDS]
+                     [--dtype {float32,float64}] [--tier {exact,pass,warn}] [--json REPORT]
+                     [--list-profiles] [--list-flags]
                      [CANDIDATE]
 
 Check a candidate implementation's outputs against the golden suite.
@@ -1915,7 +1920,10 @@ options:
   --select TOKENS       run only cases matching a case id, flag or clause id
   --skip TOKENS         do not run cases matching a case id, flag or clause id
   --run COMMAND         shell command run on every case first, with {case} and {out}
-  --timeout SECONDS     time limit of one --run command (default: 60)
+  --call MODULE:FUNCTION
+                        call a Python function on every case first, in one worker process (the
+                        contract of `refups check`; with --dtype, the latents are cast to it)
+  --timeout SECONDS     time limit of one case's --run command or --call (default: 60)
   --dtype {float32,float64}
                         require the candidate's files to have this dtype
   --tier {exact,pass,warn}
@@ -1930,7 +1938,10 @@ or float64, computed from the suite's latent_<i>.npy and params.json (or
 case.txt). With --run, refups runs COMMAND on every selected case first:
 {case} becomes the case folder, {out} the folder CANDIDATE/<case id> where
 the command writes output.npy. A crash, a timeout or a missing output fails
-that case only.
+that case only. With --call, refups calls the Python function
+MODULE:FUNCTION(latents, params, config) on every selected case instead, in
+one worker process that imports it once (much faster than a command per
+case), and writes what it returns to CANDIDATE/<case id>/output.npy.
 
 --select and --skip take case ids, flags or clause ids (S6 also matches
 S6.1 ... S6.7), comma-separated or repeated; --list-profiles and --list-flags
@@ -1942,10 +1953,11 @@ example:
   refups verify mine --profile coolchic
   refups verify out --profile bitstream --run './decoder {case} {out}' --timeout 30
   refups verify mine --select phase_k2mod4,S6.4 --json report.json
+  refups verify out --profile coolchic --call my_upsampling:upsample --dtype float32
 """,
     'refups check': """\
 usage: refups check [-h] [--profile NAME] [--dtype {float32,float64}] [--max-examples N]
-                    [--seed S]
+                    [--seed S] [--skip TOKENS] [--select TOKENS] [--keep-going]
                     MODULE:FUNCTION
 
 Property-test your implementation against the reference on drawn cases.
@@ -1960,6 +1972,11 @@ options:
                         dtype of the latents given to your function (default: float64)
   --max-examples N      number of drawn cases (default: 100)
   --seed S              seed of the drawn cases (default: random)
+  --skip TOKENS         leave out inputs showing a behaviour, by flag or clause id (S6.4, S6.5,
+                        S6.7, empty_coarsest, batch_mixing)
+  --select TOKENS       keep to inputs showing a behaviour (same names as --skip)
+  --keep-going          go on past a failure, leaving out its behaviours, and report every
+                        distinct one
 
 MODULE:FUNCTION names your implementation under the candidate contract
 candidate(latents, params, config) -> array (see refups.testing); MODULE is
@@ -1973,6 +1990,7 @@ exit status: 0 pass, 1 a failing case (report and reproducer), 2 usage error.
 example:
   refups check my_upsampling:upsample
   refups check my_upsampling:upsample --profile full --dtype float32 --max-examples 500 --seed 1
+  refups check my_upsampling:upsample --skip S6.4 --keep-going
 """,
     'refups explain': """\
 usage: refups explain [-h] [--input VALUES] [--k K] [--half VALUES] [--prefilter] [--pyramid]

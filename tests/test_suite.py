@@ -170,3 +170,20 @@ def test_committed_manifest_names_the_current_generator():
     assert manifest["generator_sha256"] == suite._generator_hash()
     assert manifest["refups_version"] == suite.__version__
     assert manifest["n_cases"] == len(manifest["cases"]) == len(CASES)
+
+
+def test_load_case_refuses_what_is_not_a_case(tmp_path):
+    from refups.suite import load_case
+
+    with pytest.raises(FileError, match=r"case\.txt: no such file$"):
+        load_case(tmp_path)
+    (tmp_path / "case.txt").write_text("refups-case 9\n")
+    with pytest.raises(FileError, match=r"case\.txt: must start with 'refups-case 1'$"):
+        load_case(tmp_path)
+    (tmp_path / "case.txt").write_text("refups-case 1\nups_k_size 8\nn_levels -1\n")
+    with pytest.raises(FileError, match=r"case\.txt: n_levels must be an integer >= 0; got '-1'$"):
+        load_case(tmp_path)
+    (tmp_path / "case.txt").write_text("refups-case 1\nups_k_size 8\n")
+    with pytest.raises(FileError, match=r"case\.txt: lacks ups_preconcat_k_size, n_ups_kernel, "
+                                        r"n_ups_preconcat_kernel, n_levels$"):
+        load_case(tmp_path)

@@ -2,7 +2,11 @@
 passes correct implementations and catches every mutant (refups.testing)."""
 
 import functools
+import os
+import pathlib
 import re
+import subprocess
+import sys
 
 import mutants
 import numpy as np
@@ -15,9 +19,13 @@ from refups import Upsampling
 from refups._validation import check_latents
 from refups.kernels import check_preconcat_kernel_size, check_ups_kernel_size, half_kernel_size
 from refups.testing import (
+    PLACEHOLDER,
     assert_upsampling_close,
+    behaviours_of,
+    candidate_import,
     channel_stacks,
     check_implementation,
+    coarsest_first,
     error_bounds,
     half_kernels,
     latent_pyramids,
@@ -25,6 +33,7 @@ from refups.testing import (
     reference_implementation,
     ups_kernel_sizes,
     upsamplings,
+    without_biases,
 )
 
 # -- meta tests: strategies give what the reference accepts ------------------------------
@@ -163,15 +172,42 @@ def test_every_mutant_is_caught_within_the_default_budget(bug, profile):
     assert "Reproducer:" in message and "reference_implementation(latents, params, config)" in message
 
 
-def test_reproducer_runs_and_shows_the_failure():
+BUGGY_MODULE = """\
+from mutants import candidate as _candidate
+
+
+def upsample(latents, params, config):
+    return _candidate(latents, params, config, bug="no_residual")
+"""
+
+
+def test_the_reproducer_runs_as_pasted_and_fails_the_same_way(tmp_path, monkeypatch):
+    (tmp_path / "buggy.py").write_text(BUGGY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import buggy
+
+    with pytest.raises(AssertionError) as info:
+        check_implementation(buggy.upsample, derandomize=True)
+    report, source = str(info.value).split("Reproducer:\n", 1)
+    assert "from buggy import upsample as candidate" in source.splitlines()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(pathlib.Path(__file__).parent)]))
+    result = subprocess.run([sys.executable, "-c", source], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    failure = result.stderr.strip().splitlines()
+    first = next(line for line in failure if line.startswith("AssertionError: output:"))
+    assert first[len("AssertionError: "):] == report.splitlines()[0]  # the same elements, the same first one
+    assert re.search(r"first at batch \d+, channel \d+ \(level \d+\), pixel", first)
+
+
+def test_a_candidate_without_an_importable_name_gets_a_marked_placeholder():
     bug = functools.partial(mutants.candidate, bug="no_residual")
     with pytest.raises(AssertionError) as info:
         check_implementation(bug, derandomize=True)
     source = str(info.value).split("Reproducer:\n", 1)[1]
-    namespace = {"candidate": bug}
-    exec(source, namespace)
-    assert not np.allclose(namespace["actual"], namespace["expected"])
-    assert re.search(r"first at batch \d+, channel \d+ \(level \d+\), pixel", str(info.value))
+    assert PLACEHOLDER in source.splitlines() and "EDIT THIS LINE" in PLACEHOLDER
+    with pytest.raises(AssertionError, match=r"^output: \d+ element\(s\) differ"):
+        exec(source.replace(PLACEHOLDER, "candidate = bug"), {"bug": bug})
 
 
 def test_torch_example_passes_the_checker():
@@ -281,3 +317,191 @@ def test_profile_bounds_that_leave_nothing_are_errors():
         latent_pyramids(min_channels=2, max_channels=3, profile="coolchic")
     with pytest.raises(ValueError, match=r"^min_kernels=16 is outside profile 'bitstream'"):
         upsamplings(min_kernels=16, max_kernels=20, profile="bitstream")
+
+
+# -- following the kit's advice, going on past a failure, candidates that raise anything ----------
+
+def _fails_on(behaviour):
+    """A correct candidate (tests/mutants.py) that goes wrong only on inputs showing ``behaviour``."""
+    def candidate(latents, params, config):
+        shapes = [np.shape(y) for y in latents]
+        if behaviour in behaviours_of(shapes):
+            if behaviour == "empty_level_stop":
+                return mutants.candidate(latents, params, config, bug="zero_channel_skipped")
+            if behaviour == "odd_crop":
+                return mutants.candidate(latents, params, config, bug="odd_crop_bottom_right")
+            raise IndexError(f"{behaviour} is not supported")
+        return mutants.candidate(latents, params, config)
+    return candidate
+
+
+TOKENS = {"single_level": "S6.5", "empty_level_stop": "S6.4", "empty_coarsest": "empty_coarsest",
+          "odd_crop": "S6.7", "batch_mixing": "batch_mixing"}
+
+
+def _hints(report, token):
+    """The exclusions the report suggests for the behaviour ``token``, as check_implementation arguments."""
+    hints = []
+    for line in report.splitlines():
+        if f"skip=[{token!r}]" not in line:
+            continue
+        strategy = re.search(r"draw (latent_pyramids\([^)]*\))", line)
+        skip = re.search(r"pass skip=(\[[^\]]*\])", line)
+        if strategy:
+            hints.append({"pyramids": strategy.group(1)})
+        if skip:
+            hints.append({"skip": skip.group(1)})
+    return hints
+
+
+@pytest.mark.parametrize("behaviour", ["single_level", "empty_level_stop", "empty_coarsest", "odd_crop",
+                                       "batch_mixing"])
+def test_following_every_printed_hint_makes_the_failure_go_away(behaviour):
+    candidate = _fails_on(behaviour)
+    with pytest.raises(AssertionError) as info:
+        check_implementation(candidate, max_examples=60, derandomize=True)
+    hints = _hints(str(info.value), TOKENS[behaviour])
+    assert [key for hint in hints for key in hint] == ["pyramids", "skip"], str(info.value)
+    for hint in hints:
+        arguments = {key: eval(value, {"latent_pyramids": latent_pyramids}) for key, value in hint.items()}
+        check_implementation(candidate, max_examples=60, derandomize=True, **arguments)
+    # The command line's vocabulary names the same behaviours.
+    check_implementation(candidate, max_examples=30, derandomize=True, skip=[behaviour])
+
+
+def test_select_keeps_to_one_behaviour_and_unknown_names_are_refused():
+    with pytest.raises(AssertionError, match="level 1 has no channels"):
+        check_implementation(_fails_on("empty_level_stop"), select=["S6.4"], max_examples=20, derandomize=True)
+    check_implementation(_fails_on("empty_level_stop"), select=["S6.5"], max_examples=20, derandomize=True)
+    with pytest.raises(ValueError, match=r"skip must name behaviours .*; got 'S9'"):
+        check_implementation(reference_implementation, skip=["S9"])
+
+
+def test_keep_going_reports_every_distinct_failure_each_shrunk():
+    def two_bugs(latents, params, config):
+        if len(latents) == 1:
+            return np.asarray(latents[0])[:, :, :1]  # wrong shape on a single level
+        return mutants.candidate(latents, params, config, bug="zero_channel_skipped")
+
+    with pytest.raises(AssertionError) as info:
+        check_implementation(two_bugs, keep_going=True, max_examples=60, derandomize=True)
+    report = str(info.value)
+    assert report.startswith("2 distinct failures")
+    first, second = report.split("Failure 2 of 2")
+    assert "Failure 1 of 2 (behaviours: single_level" in first and "output: shape (" in first
+    assert "(behaviours: empty_level_stop)" in second
+    # Shrunk: the second failure's reproducer holds a small pyramid with one empty level.
+    reproducer = second.split("Reproducer:\n")[1]
+    shapes = [tuple(map(int, m)) for m in re.findall(r"# \((\d+), (\d+), (\d+), (\d+)\)", reproducer)]
+    assert len(shapes) <= 3 and any(s[1] == 0 for s in shapes[:-1]) and max(s[2] * s[3] for s in shapes) <= 4
+    assert report.count("Reproducer:") == 2
+
+
+def test_candidates_that_raise_anything_get_a_verdict_never_a_crash():
+    calls = []
+
+    def erratic(latents, params, config):
+        calls.append(len(latents))
+        if len(latents) == 1:
+            raise IndexError("list index out of range")
+        if any(np.shape(y)[1] == 0 for y in latents):
+            raise ExceptionGroup("two problems", [ValueError("a"), KeyError("b")])
+        if len(calls) % 3 == 0:
+            raise RuntimeError("flaky")
+        return np.zeros((1,), dtype=object)
+
+    for keep_going in (False, True):
+        with pytest.raises(AssertionError) as info:
+            check_implementation(erratic, keep_going=keep_going, max_examples=30, derandomize=True)
+        assert "Reproducer:" in str(info.value)
+
+
+ERRATIC_MODULE = """\
+import numpy as np
+from mutants import candidate as _candidate
+
+
+def upsample(latents, params, config):
+    if len(latents) == 1:
+        raise IndexError("list index out of range")
+    if any(np.shape(y)[1] == 0 for y in latents[:-1]):
+        raise ExceptionGroup("two problems", [ValueError("a"), KeyError("b")])
+    return _candidate(latents, params, config)
+"""
+
+
+def test_refups_check_skips_keeps_going_and_prints_a_reproducer_that_runs(tmp_path, monkeypatch, capsys):
+    from refups.cli import main
+
+    (tmp_path / "buggy.py").write_text(BUGGY_MODULE)
+    (tmp_path / "erratic.py").write_text(ERRATIC_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).parent))
+    assert main(["check", "buggy:upsample", "--seed", "3", "--max-examples", "20"]) == 1
+    out = capsys.readouterr().out
+    source = out.split("Reproducer:\n", 1)[1]
+    assert "from buggy import upsample as candidate" in source
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(pathlib.Path(__file__).parent)]))
+    result = subprocess.run([sys.executable, "-c", source], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1 and "AssertionError: output:" in result.stderr, result.stderr
+    # Two exception types on two behaviours: a verdict naming both, never a traceback of refups.
+    assert main(["check", "erratic:upsample", "--seed", "3", "--max-examples", "30", "--keep-going"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == "" and "Traceback" not in captured.out
+    assert "2 distinct failures" in captured.out
+    assert "the candidate raised IndexError" in captured.out and "the candidate raised ExceptionGroup" in captured.out
+    # Leaving both behaviours out, by flag and by clause, the rest passes.
+    assert main(["check", "erratic:upsample", "--seed", "3", "--max-examples", "30",
+                 "--skip", "single_level,S6.4"]) == 0
+    assert "check erratic:upsample: PASS" in capsys.readouterr().out
+
+
+# -- wrapping a real module: biases, order, the loader --------------------------------------------
+
+def _module_without_biases(latents, params, config):
+    """Built like a port whose layers have no bias: any bias entry is an unexpected key."""
+    unexpected = [name for name in params if name.endswith(".bias")]
+    if unexpected:
+        raise KeyError(f"unexpected key(s) in state_dict: {unexpected[:2]}")
+    return mutants.candidate(latents, params, config)
+
+
+def _module_coarsest_first(latents, params, config):
+    """Built like an API that takes the coarsest level first."""
+    return mutants.candidate(latents[::-1], params, config)
+
+
+@pytest.mark.parametrize("module, adapter", [(_module_without_biases, without_biases),
+                                             (_module_coarsest_first, coarsest_first)])
+def test_adapters_fit_modules_built_that_way(module, adapter):
+    with pytest.raises(AssertionError):
+        check_implementation(module, max_examples=20, derandomize=True)
+    check_implementation(adapter(module), max_examples=40, derandomize=True)
+    check_implementation(adapter(module), max_examples=20, derandomize=True, dtype=np.float32)
+
+
+def test_an_adapted_candidate_is_imported_and_adapted_again_in_the_reproducer():
+    assert candidate_import(without_biases(reference_implementation)) == (
+        "from refups.testing import reference_implementation as candidate\n"
+        "from refups.testing import without_biases\ncandidate = without_biases(candidate)")
+    assert candidate_import(coarsest_first(lambda *a: None)) == PLACEHOLDER
+
+
+def test_a_golden_case_loads_as_the_candidate_arguments():
+    import json
+
+    from refups.suite import default_suite_path, load_case
+
+    suite = default_suite_path()
+    entries = {e["id"]: e for e in json.loads((suite / "manifest.json").read_text())["cases"]}
+    for case_id in ("odd_7x5", "real_basketball_b_motion", "one_level", "biases_ignored"):
+        latents, params, config = load_case(suite / case_id)
+        assert dict(config, n_levels=len(latents)) == entries[case_id]["config"]
+        for i, y in enumerate(latents):
+            np.testing.assert_array_equal(y, np.load(suite / case_id / f"latent_{i}.npy"))
+        # An independent implementation on the loaded arguments gives the expected output.
+        np.testing.assert_allclose(mutants.candidate(latents, params, config),
+                                   np.load(suite / case_id / "output.npy"), rtol=0, atol=1e-12)
+        has_biases = any(name.endswith(".bias") for name in params)
+        assert has_biases == (case_id not in ("real_basketball_b_motion", "one_level"))  # none in a bitstream

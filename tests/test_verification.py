@@ -45,7 +45,28 @@ def test_verify_reports_missing_and_misshaped_outputs(suite_copy, tmp_path):
     rows = {row["id"]: row for row in verify(candidate, golden=suite_copy)["cases"]}
     assert rows["initial_ups4_pre1"]["status"] == "FAIL"
     assert re.search(r"missing .*initial_ups4_pre1.*output\.npy", rows["initial_ups4_pre1"]["reason"])
-    assert rows["initial_ups6_pre3"]["reason"] == "output: shape (1, 1, 2, 2), expected (1, 3, 12, 10)"
+    assert rows["initial_ups6_pre3"]["reason"] == ("output: shape (1, 1, 2, 2), expected (1, 3, 12, 10); "
+                                                   "no value can be compared")
+    assert rows["initial_ups6_pre3"]["cause"] == "output shape differs"
+
+
+def test_rows_without_comparable_numbers_print_dashes_and_a_common_cause(suite_copy, tmp_path, capsys):
+    from refups.cli import main
+
+    candidate = tmp_path / "half"
+    for case_dir in sorted(p for p in suite_copy.iterdir() if p.is_dir()):
+        (candidate / case_dir.name).mkdir(parents=True)
+        output = np.load(case_dir / "output.npy")
+        np.save(candidate / case_dir.name / "output.npy", output[:, :, ::2, ::2])  # half resolution
+    assert main(["verify", str(candidate), "--golden", str(suite_copy)]) == 1
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.split() and line.split()[0] in
+            {p.name for p in suite_copy.iterdir()}]
+    failing = [row for row in rows if row.rstrip().endswith("no value can be compared)")]
+    assert failing and all(row.split()[2:6] == ["-", "-", "-", "-"] for row in failing)
+    assert not any(" 0.00e+00 " in row for row in failing)
+    assert (f"common cause: {len(failing)} of {len(failing)} failing cases: output shape differs; the candidate "
+            "returns (B, C, H/2, W/2) where (B, C, H, W) is expected") in out
 
 
 def test_verify_float32_candidate_uses_float32_tolerances(suite_copy, tmp_path):

@@ -1,0 +1,167 @@
+"""Calling a Python candidate on every case, without a process per case.
+
+``refups verify --call MODULE:FUNCTION`` calls ``FUNCTION(latents, params,
+config)``, the contract of :func:`refups.testing.check_implementation`, on
+every selected case. A command per case (:mod:`refups.runner`) pays the
+start-up of the interpreter and of the candidate's imports (PyTorch takes
+seconds) on every case; here one worker process imports the candidate once
+and computes case after case. The worker is a separate process all the same,
+so that a candidate that crashes the interpreter or never returns fails only
+its case: after a crash or a timeout the worker is stopped and a fresh one
+takes the next case.
+"""
+
+import importlib
+import multiprocessing
+import os
+import sys
+import time
+
+import numpy as np
+
+from .runner import CaseRun
+
+__all__ = ["Caller", "import_target"]
+
+
+def import_target(target):
+    """The function named by ``MODULE:FUNCTION``, imported from the current folder or PYTHONPATH.
+
+    Examples
+    --------
+    >>> import_target("refups.testing:reference_implementation").__name__
+    'reference_implementation'
+    >>> import_target("refups")
+    Traceback (most recent call last):
+    ...
+    ValueError: MODULE:FUNCTION must name a module and a function, as in mine:upsample; got 'refups'
+    """
+    module_name, _, function_name = str(target).partition(":")
+    if not module_name or not function_name:
+        raise ValueError(f"MODULE:FUNCTION must name a module and a function, as in mine:upsample; "
+                         f"got {target!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except (ImportError, SyntaxError) as error:
+        raise ValueError(f"cannot import module {module_name!r} ({type(error).__name__}: {error})") from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ValueError(f"module {module_name!r} has no function {function_name!r}")
+    return function
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def _serve(target, cwd, connection):
+    """The worker: import the candidate once, then answer one request per case."""
+    os.chdir(cwd)
+    try:
+        function = import_target(target)
+    except Exception as error:  # reported on the first case, and the worker ends
+        connection.send(("error", f"cannot import the candidate ({_first_line(error)})"))
+        return
+    connection.send(("ready", ""))
+    from .suite import load_case
+
+    while True:
+        try:
+            request = connection.recv()
+        except EOFError:
+            return
+        case_dir, dtype = request
+        try:
+            latents, params, config = load_case(case_dir)
+            if dtype is not None:
+                latents = [y.astype(dtype) for y in latents]
+            result = function(latents, params, config)
+            if hasattr(result, "detach") and hasattr(result, "cpu"):  # a torch tensor
+                result = result.detach().cpu().numpy()
+            output = np.asarray(result)
+            if output.dtype == object:
+                raise TypeError("the candidate returned something that is not an array of numbers")
+            connection.send(("ok", output))
+        except Exception as error:  # whatever the candidate raises fails its case only
+            connection.send(("error", f"the function raised {_first_line(error)}"))
+
+
+class Caller:
+    """One worker process running ``MODULE:FUNCTION`` on case after case; use as a context manager.
+
+    Examples
+    --------
+    >>> from refups.suite import default_suite_path
+    >>> with Caller("refups.testing:reference_implementation") as caller:
+    ...     run, output = caller.call(default_suite_path() / "odd_7x5", timeout=60)
+    >>> run.ok, output.shape
+    (True, (1, 3, 7, 5))
+    """
+
+    def __init__(self, target):
+        self.target = str(target)
+        self._context = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads
+        self._process = self._connection = None
+        self._broken = ""  # why the candidate cannot be imported, once known
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _start(self):
+        parent, child = self._context.Pipe()
+        self._process = self._context.Process(target=_serve, args=(self.target, os.getcwd(), child), daemon=True)
+        self._process.start()
+        child.close()
+        self._connection = parent
+
+    def close(self):
+        """Stop the worker (it is started again by the next call)."""
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join()
+            self._connection.close()
+        self._process = self._connection = None
+
+    def _receive(self, timeout):
+        if not self._connection.poll(timeout):
+            raise TimeoutError
+        return self._connection.recv()
+
+    def call(self, case_dir, *, timeout, dtype=None):
+        """``(CaseRun, output or None)`` for one case folder; the worker's start-up time is not counted."""
+        start = time.monotonic()
+        if self._broken:
+            return CaseRun(False, self._broken, 0.0, ""), None
+        try:
+            if self._process is None:
+                self._start()
+                kind, message = self._receive(max(timeout, 600.0))  # importing torch may take a while
+                if kind != "ready":
+                    self.close()
+                    self._broken = message
+                    return CaseRun(False, message, 0.0, ""), None
+            start = time.monotonic()
+            self._connection.send((str(case_dir), None if dtype is None else np.dtype(dtype).str))
+            kind, value = self._receive(timeout)
+        except TimeoutError:
+            self.close()
+            return CaseRun(False, f"the function timed out after {timeout:g} s", time.monotonic() - start, ""), None
+        except (EOFError, OSError, BrokenPipeError):
+            if self._process is not None:
+                self._process.join(10)  # its exit code, once it is gone
+            code = self._process.exitcode if self._process is not None else None
+            self.close()
+            how = f"died with exit code {code}" if code is not None and code >= 0 else \
+                f"was killed by signal {-code}" if code is not None else "died"
+            return CaseRun(False, f"the worker process {how}", time.monotonic() - start, ""), None
+        seconds = time.monotonic() - start
+        if kind == "ok":
+            return CaseRun(True, "", seconds, ""), value
+        return CaseRun(False, value, seconds, ""), None
