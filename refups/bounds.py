@@ -86,7 +86,7 @@ def stage_bounds(up, latents, dtype):
     """
     dtype = np.dtype(dtype)
     magnitude = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel,
-                           up.n_ups_preconcat_kernel)
+                           up.n_ups_preconcat_kernel, empty_levels=up.empty_levels)
     magnitude.set_param({name: np.abs(value) for name, value in up.get_param().items()})
     trace = magnitude.trace([np.abs(np.asarray(y, dtype=np.float64)) for y in latents], workers=1)
     n_ups, n_pre = operation_counts(up.ups_k_size, up.ups_preconcat_k_size)

@@ -277,6 +277,8 @@ def _print_report(report):
     if cause:
         print(f"common cause: {cause['cases']} of {len(rows) - passed} failing cases: {cause['cause']}"
               + (f"; {cause['detail']}" if cause["detail"] else ""))
+    if report.get("release"):
+        print(f"release: {report['release']}")
     failed_flags = {flag: counts for flag, counts in report["flags"].items() if counts["failed"]}
     if failed_flags:
         print("failed flags: " + ", ".join(

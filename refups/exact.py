@@ -59,6 +59,7 @@ import numpy as np
 from ._validation import as_real_array, check_latents
 from .kernels import check_preconcat_kernel_size, check_ups_kernel_size, symmetric_kernel
 from .upsampling import Transition, UpsamplingTrace
+from .versions import transition_levels
 
 __all__ = [
     "Dyadic",
@@ -573,11 +574,8 @@ def upsampling_exact(up, latents):
     """
     check_latents(latents)  # the module's own checks: list, 4-D, batch sizes, level sizes
     levels = [Dyadic.from_array(y, f"latents[{i}]") for i, y in enumerate(latents)]
-    n_transitions = 0
-    for t in reversed(levels[:-1]):
-        if t.shape[1] == 0:
-            break  # S6.4
-        n_transitions += 1
+    # S6.4: stop at the first level without channels; S6.8: or go on, or refuse (up.empty_levels).
+    n_transitions = len(transition_levels([y.shape for y in levels], up.empty_levels))
     for count, name, kind in [(up.n_ups_kernel, "n_ups_kernel", "upsampling"),
                               (up.n_ups_preconcat_kernel, "n_ups_preconcat_kernel",
                                "pre-concatenation")]:

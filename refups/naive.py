@@ -103,7 +103,7 @@ def preconcat_naive(x, kernel):
     return z
 
 
-def upsampling_naive(latents, ups_kernels, preconcat_kernels):
+def upsampling_naive(latents, ups_kernels, preconcat_kernels, empty_levels="stop"):
     """The whole Upsampling module, one channel at a time (S6).
 
     Parameters
@@ -115,6 +115,10 @@ def upsampling_naive(latents, ups_kernels, preconcat_kernels):
         uses ``ups_kernels[idx % len(ups_kernels)]``.
     preconcat_kernels : list of array_like
         Full 1-D pre-concatenation kernels, indexed the same way.
+    empty_levels : {"stop", "continue", "error"}
+        At a level without channels: stop (S6.4, Cool-chic 4.1 and later),
+        go on with the upsampled tensor alone (Cool-chic 4.0) or refuse
+        (Cool-chic 3.4); see S6.8.
 
     Returns
     -------
@@ -134,8 +138,12 @@ def upsampling_naive(latents, ups_kernels, preconcat_kernels):
     u = levels[-1]  # start from the coarsest level
     for idx, t in enumerate(reversed(levels[:-1])):
         B, C_t, H_t, W_t = t.shape
-        if C_t == 0:
+        if C_t == 0 and empty_levels == "stop":
             break  # S6.4: stop and return u at its current resolution
+        if C_t == 0 and empty_levels == "error":
+            raise ValueError(f"latents[{len(levels) - 2 - idx}] has no channels; with empty_levels='error' "
+                             "(Cool-chic 3.4) a level without channels that is pre-filtered is refused")
+        # With "continue" (Cool-chic 4.0) an empty level adds no channel: u is x alone.
         ups = ups_kernels[idx % len(ups_kernels)]
         pre = preconcat_kernels[idx % len(preconcat_kernels)]
         x = np.zeros((B, u.shape[1], H_t, W_t))

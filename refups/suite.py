@@ -65,7 +65,7 @@ SUITE_SEED = 20261125
 #: The modules whose code determines the suite (hashed into the manifest).
 GENERATOR_SOURCES = ("_validation.py", "cases.py", "exact.py", "flags.py", "io.py", "kernels.py",
                      "layers.py", "ops.py", "output.py", "profiles.py", "realdata.py", "suite.py",
-                     "upsampling.py",
+                     "upsampling.py", "versions.py",
                      *(f"real_models/{name}/{file}" for name in REAL_MODELS
                        for file in ("latents.npz", "params.json")))
 

@@ -715,12 +715,14 @@ def _check_once(candidate, profile, dtype, max_examples, pyramids, modules, dera
         except Exception as error:  # whatever the candidate raises, ExceptionGroups included
             raise _Failure(
                 f"the candidate raised {type(error).__name__}: {_first_line(error)}\n\n"
-                f"{_special_features(up, latents, profile)}\n\n{reproducer}", shows) from None
+                f"{_special_features(up, latents, profile)}{_release_note(up, latents, None, dtype)}"
+                f"\n\n{reproducer}", shows) from None
         try:
             assert_upsampling_close(actual, expected, dtype=dtype, atol=error_bounds(up, latents, dtype),
                                     channels=[y.shape[1] for y in latents], where="output")
         except AssertionError as error:
-            raise _Failure(f"{error}\n\n{_special_features(up, latents, profile)}\n\n{reproducer}", shows) from None
+            raise _Failure(f"{error}\n\n{_special_features(up, latents, profile)}"
+                           f"{_release_note(up, latents, actual, dtype)}\n\n{reproducer}", shows) from None
         except Exception as error:  # e.g. an object array that numpy cannot compare
             raise _Failure(f"output: cannot be compared ({type(error).__name__}: {_first_line(error)})\n\n"
                            f"{reproducer}", shows) from None
@@ -780,6 +782,31 @@ def _config_tuple(up):
 def _first_line(error):
     lines = str(error).strip().splitlines()
     return lines[0] if lines else "(no message)"
+
+
+def _release_note(up, latents, actual, dtype):
+    """Which older Cool-chic release the failure matches, if the input has a level that stops the loop.
+
+    ``actual`` None means the candidate raised: Cool-chic 3.4 refuses such a
+    level. Otherwise the output is compared with Cool-chic 4.0's (S6.8).
+    """
+    shapes = [np.shape(y) for y in latents]
+    if not any(s[1] == 0 for s in shapes[:-1]):
+        return ""
+    hint = "; to check the rest of it, pass skip=['S6.4'] (refups check --skip S6.4)"
+    if actual is None:
+        return ("\n\nThis input has a level without channels, and the candidate raised: Cool-chic 3.4 refuses "
+                f"such a level (S6.8), 4.1 and later stop there (S6.4){hint}.")
+    older = Upsampling(*_config_tuple(up), empty_levels="continue")
+    older.set_param(up.get_param())
+    try:
+        assert_upsampling_close(actual, older(latents, workers=1), dtype=dtype,
+                                atol=error_bounds(older, latents, dtype))
+    except (AssertionError, ValueError, TypeError):
+        return ""
+    return ("\n\nThis implementation behaves like Cool-chic 4.0 on levels without channels: its output is "
+            "4.0's, which goes on to full resolution (S6.8), where 4.1 and later stop (S6.4). An older "
+            f"release, not a new bug{hint}.")
 
 
 def _special_features(up, latents, profile):

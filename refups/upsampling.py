@@ -26,6 +26,7 @@ from .layers import (
 )
 from .limits import check_allocation, check_count_limit, check_kernel_size_limit
 from .ops import resolve_workers
+from .versions import check_empty_levels, transition_levels
 
 __all__ = ["Transition", "Upsampling", "UpsamplingTrace"]
 
@@ -82,6 +83,10 @@ class Upsampling(Module):
         coarsest) uses filter ``idx % n_ups_kernel`` (S6.2, S6.3).
     n_ups_preconcat_kernel : int
         Number of pre-concatenation filters, ``>= 0``, shared the same way.
+    empty_levels : {"stop", "continue", "error"}, keyword-only
+        What the loop does at a level without channels, as each Cool-chic
+        release line does (S6.8, :mod:`refups.versions`): ``"stop"``, 4.1 and
+        later, S6.4 (the default); ``"continue"``, 4.0; ``"error"``, 3.4.
 
     Notes
     -----
@@ -112,7 +117,9 @@ class Upsampling(Module):
             [[5., 5.]]]])
     """
 
-    def __init__(self, ups_k_size, ups_preconcat_k_size, n_ups_kernel, n_ups_preconcat_kernel):
+    def __init__(self, ups_k_size, ups_preconcat_k_size, n_ups_kernel, n_ups_preconcat_kernel, *,
+                 empty_levels="stop"):
+        self.empty_levels = check_empty_levels(empty_levels)
         self.ups_k_size = check_ups_kernel_size(ups_k_size, "ups_k_size")
         self.ups_preconcat_k_size = check_preconcat_kernel_size(
             ups_preconcat_k_size, "ups_preconcat_k_size"
@@ -154,7 +161,8 @@ class Upsampling(Module):
             f"Upsampling(ups_k_size={self.ups_k_size}, "
             f"ups_preconcat_k_size={self.ups_preconcat_k_size}, "
             f"n_ups_kernel={self.n_ups_kernel}, "
-            f"n_ups_preconcat_kernel={self.n_ups_preconcat_kernel})"
+            f"n_ups_preconcat_kernel={self.n_ups_preconcat_kernel}"
+            + ("" if self.empty_levels == "stop" else f", empty_levels={self.empty_levels!r}") + ")"
         )
 
     # -- forward ---------------------------------------------------------------
@@ -163,11 +171,8 @@ class Upsampling(Module):
         """Validate the arguments; return the levels, the number of transitions, the threads."""
         workers = resolve_workers(workers)
         levels = check_latents(latents)
-        n_transitions = 0
-        for t in reversed(levels[:-1]):
-            if t.shape[1] == 0:
-                break  # S6.4: the loop stops at the first level without channels
-            n_transitions += 1
+        # S6.4: the loop stops at the first level without channels (or, S6.8, goes on or refuses).
+        n_transitions = len(transition_levels([y.shape for y in levels], self.empty_levels))
         for count, name, kind in [
             (self.n_ups_kernel, "n_ups_kernel", "upsampling"),
             (self.n_ups_preconcat_kernel, "n_ups_preconcat_kernel", "pre-concatenation"),

@@ -26,7 +26,7 @@ from .runner import CaseRun, check_command, run_case
 from .suite import TOLERANCE_RULE, default_suite_path, generate_suite, inside, load_suite
 from .upsampling import Upsampling
 
-__all__ = ["PLANE_SCALE", "TIERS", "compare", "judge", "plane_errors", "report_to_json", "select_cases", "ulp_distance", "common_cause",
+__all__ = ["PLANE_SCALE", "TIERS", "compare", "judge", "plane_errors", "report_to_json", "select_cases", "ulp_distance", "common_cause", "release_verdict",
            "verify"]
 
 
@@ -508,6 +508,10 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
         if caller is not None:
             caller.close()
     passed = all(row["status"] == "PASS" for row in rows)
+    for entry in entries:
+        row = next(r for r in rows if r["id"] == entry["id"])
+        if row["status"] != "PASS":
+            row["behaves_like"] = _release_match(entry, data[entry["id"]], inside(candidate, entry["id"]))
     return {"golden": source, "candidate": str(candidate), "profile": profile, "tier": tier,
             "select": list(select), "skip": list(skip), "run": run, "call": call,
             "dtype": None if dtype is None else str(dtype), "tolerance_rule": TOLERANCE_RULE,
@@ -515,7 +519,62 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
             "verdict": "PASS" if passed else "FAIL", "passed": passed,
             "n_cases": len(manifest["cases"]), "cases": rows,
             "not_run": [{"id": case_id, "reason": reason} for case_id, reason in not_run],
-            "flags": _flag_summary(rows), "common_cause": _cause_dict(common_cause(rows))}
+            "flags": _flag_summary(rows), "common_cause": _cause_dict(common_cause(rows)),
+            "release": release_verdict(rows)}
+
+
+def _stopping(entry):
+    shapes = _shapes(entry)
+    return any(shape[1] == 0 for shape in shapes[:-1])
+
+
+def _release_match(entry, arrays, case_dir):
+    """The older Cool-chic release whose result the candidate's output is, on a case with a level
+    that stops the loop (S6.4, S6.8); None when it is not one, or when there is no output."""
+    if not _stopping(entry):
+        return None
+    if not (case_dir / "output.npy").is_file():
+        return "no output"
+    actual, problem = _read_candidate(case_dir / "output.npy", None)
+    up, latents = _case_module(entry, arrays)
+    older = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel,
+                       empty_levels="continue")
+    older.set_param(up.get_param())
+    expected = older(latents)
+    if actual is None or actual.shape != expected.shape:
+        return None
+    bound = stage_bounds(older, latents, actual.dtype)["output"] + stage_bounds(older, latents, np.float64)["output"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        inside_bound = np.abs(actual.astype(np.float64) - expected) <= bound + np.finfo(np.float64).eps * np.abs(expected)
+    return "Cool-chic 4.0" if bool(np.all(inside_bound)) else None
+
+
+def release_verdict(rows):
+    """A sentence naming the older Cool-chic release the failures match, or None (S6.8).
+
+    Every failing case must be one with a level without channels, and each
+    must match: 4.0's output (``behaves_like``), or no output at all from a
+    program that failed on it (3.4 refuses such a level).
+
+    Examples
+    --------
+    >>> print(release_verdict([{"status": "FAIL", "behaves_like": "Cool-chic 4.0"}, {"status": "PASS"}]))
+    this implementation behaves like Cool-chic 4.0 on levels without channels: its 1 failing case is 4.0's result, which goes on to full resolution (S6.8) where 4.1 and later stop (S6.4)
+    """
+    failing = [row for row in rows if row["status"] != "PASS"]
+    found = {row.get("behaves_like") for row in failing}
+    if not failing or None in found:
+        return None
+    cases = f"{len(failing)} failing case{'s' if len(failing) > 1 else ''}"
+    if found == {"Cool-chic 4.0"}:
+        return (f"this implementation behaves like Cool-chic 4.0 on levels without channels: its {cases} "
+                f"{'are' if len(failing) > 1 else 'is'} 4.0's result, which goes on to full resolution (S6.8) "
+                "where 4.1 and later stop (S6.4)")
+    if found == {"no output"}:
+        return (f"this implementation may follow Cool-chic 3.4 on levels without channels: its {cases} "
+                f"{'all have' if len(failing) > 1 else 'has'} a level without channels and no output; 3.4 "
+                "refuses such a level (S6.8)")
+    return None
 
 
 def _cause_dict(found):

@@ -21,7 +21,7 @@ BUGS = (
     "kernel_not_symmetric",    # S1: full kernel = concat(h, h)
     "height_pass_other_kernel",  # S4: height pass with the next transition's kernel
     "odd_crop_bottom_right",   # S6.7: keep the bottom-right crop
-    "zero_channel_skipped",    # S6.4: skip an empty level and go on (Cool-chic 4.0)
+    "zero_channel_skipped",    # S6.4: go on past an empty level to full resolution (Cool-chic 4.0)
 )
 
 
@@ -69,9 +69,7 @@ def candidate(latents, params, config, bug=None):
     u = np.asarray(latents[-1], dtype=dtype)
     for idx in range(T):
         t = np.asarray(latents[T - 1 - idx], dtype=dtype)
-        if t.shape[1] == 0:
-            if bug == "zero_channel_skipped":
-                continue
+        if t.shape[1] == 0 and bug != "zero_channel_skipped":
             break
         if bug == "filter_index_clamped":
             i_up, i_pre = min(idx, n_up - 1), min(idx, n_pre - 1)

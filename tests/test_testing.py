@@ -343,8 +343,8 @@ def _hints(report, token):
     """The exclusions the report suggests for the behaviour ``token``, as check_implementation arguments."""
     hints = []
     for line in report.splitlines():
-        if f"skip=[{token!r}]" not in line:
-            continue
+        if not line.startswith("- ") or f"skip=[{token!r}]" not in line:
+            continue  # the hints are the bullets of "What is special about this input"
         strategy = re.search(r"draw (latent_pyramids\([^)]*\))", line)
         skip = re.search(r"pass skip=(\[[^\]]*\])", line)
         if strategy:
@@ -370,7 +370,7 @@ def test_following_every_printed_hint_makes_the_failure_go_away(behaviour):
 
 
 def test_select_keeps_to_one_behaviour_and_unknown_names_are_refused():
-    with pytest.raises(AssertionError, match="level 1 has no channels"):
+    with pytest.raises(AssertionError, match=r"level \d+ has no channels"):
         check_implementation(_fails_on("empty_level_stop"), select=["S6.4"], max_examples=20, derandomize=True)
     check_implementation(_fails_on("empty_level_stop"), select=["S6.5"], max_examples=20, derandomize=True)
     with pytest.raises(ValueError, match=r"skip must name behaviours .*; got 'S9'"):
