@@ -44,8 +44,8 @@ def import_target(target):
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except (ImportError, SyntaxError) as error:
-        raise ValueError(f"cannot import module {module_name!r} ({type(error).__name__}: {error})") from None
+    except Exception as error:  # ImportError, SyntaxError, or whatever the module raises at import
+        raise ValueError(f"cannot import module {module_name!r} ({_first_line(error)})") from None
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ValueError(f"module {module_name!r} has no function {function_name!r}")
@@ -66,18 +66,13 @@ def _serve(target, cwd, connection):
         connection.send(("error", f"cannot import the candidate ({_first_line(error)})"))
         return
     connection.send(("ready", ""))
-    from .suite import load_case
-
     while True:
         try:
             request = connection.recv()
         except EOFError:
             return
-        case_dir, dtype = request
+        latents, params, config = request
         try:
-            latents, params, config = load_case(case_dir)
-            if dtype is not None:
-                latents = [y.astype(dtype) for y in latents]
             result = function(latents, params, config)
             if hasattr(result, "detach") and hasattr(result, "cpu"):  # a torch tensor
                 result = result.detach().cpu().numpy()
@@ -136,7 +131,12 @@ class Caller:
 
     def call(self, case_dir, *, timeout, dtype=None):
         """``(CaseRun, output or None)`` for one case folder; the worker's start-up time is not counted."""
-        start = time.monotonic()
+        from .suite import load_case
+
+        latents, params, config = load_case(case_dir)  # a problem of the suite, not of the candidate
+        if dtype is not None:
+            latents = [y.astype(dtype) for y in latents]
+        start, started = time.monotonic(), self._process is not None
         if self._broken:
             return CaseRun(False, self._broken, 0.0, ""), None
         try:
@@ -147,10 +147,15 @@ class Caller:
                     self.close()
                     self._broken = message
                     return CaseRun(False, message, 0.0, ""), None
+                started = True
             start = time.monotonic()
-            self._connection.send((str(case_dir), None if dtype is None else np.dtype(dtype).str))
+            self._connection.send((latents, params, config))
             kind, value = self._receive(timeout)
         except TimeoutError:
+            if not started:  # the import itself never finished: it will not on the next case either
+                self._broken = f"importing the candidate took more than {max(timeout, 600.0):g} s"
+                self.close()
+                return CaseRun(False, self._broken, time.monotonic() - start, ""), None
             self.close()
             return CaseRun(False, f"the function timed out after {timeout:g} s", time.monotonic() - start, ""), None
         except (EOFError, OSError, BrokenPipeError):

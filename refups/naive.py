@@ -12,6 +12,8 @@ All functions work on full 1-D kernels (see
 
 import numpy as np
 
+from .versions import check_empty_levels
+
 __all__ = ["preconcat_naive", "upsample_naive", "upsampling_naive"]
 
 
@@ -134,6 +136,7 @@ def upsampling_naive(latents, ups_kernels, preconcat_kernels, empty_levels="stop
            [[3., 3.],
             [3., 3.]]])
     """
+    check_empty_levels(empty_levels)
     levels = [np.asarray(y, dtype=np.float64) for y in latents]
     u = levels[-1]  # start from the coarsest level
     for idx, t in enumerate(reversed(levels[:-1])):

@@ -27,6 +27,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.errors import FailedHealthCheck
 from hypothesis.extra import numpy as hnp
 
 from .verification import ulp_distance
@@ -631,6 +632,12 @@ def check_implementation(candidate, *, profile="coolchic", dtype=np.float64, max
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an integer or None; got {seed!r}")
     select = _behaviour_names(select, "select")
+    both = sorted(set(select) & set(_behaviour_names(skip, "skip")))
+    if both:
+        raise ValueError(f"select and skip both name {', '.join(both)}: no input can show and not show it")
+    if "single_level" in select and {"empty_level_stop", "odd_crop"} & set(select):
+        raise ValueError("select names single_level with a behaviour that needs several levels: no input "
+                         "shows both")
     given_pyramids = pyramids
     failures, skipped = [], _behaviour_names(skip, "skip")
     while True:
@@ -744,6 +751,9 @@ def _check_once(candidate, profile, dtype, max_examples, pyramids, modules, dera
             (run if seed is None else hypothesis_seed(int(seed))(run))()
         except _Failure:
             raise
+        except FailedHealthCheck:  # every draw was filtered out
+            raise ValueError(f"no drawn input shows what select={select} and skip={skipped} ask for; widen the "
+                             "strategies or the profile, or ask for less") from None
         except Exception as error:  # an exception group, had several failures been reported together
             first = next(iter(getattr(error, "exceptions", ())), None)
             if isinstance(first, _Failure):

@@ -7,7 +7,8 @@ needed. ``refups verify --golden FOLDER`` and ``--run`` then work on it as on
 the shipped suite. ``refups add-case`` is the same on the command line.
 
 Expected values are exact (:mod:`refups.exact`, correctly rounded) where
-that is affordable, up to :data:`EXACT_LIMIT` samples in level 0; beyond,
+that is affordable, up to :data:`EXACT_LIMIT` samples in the finest level
+the loop reaches; beyond,
 they come from refups' float64 separable path, and ``verify`` widens each
 bound by the float64 path's own bound, so that it covers both the
 candidate's and the reference's rounding. The manifest says which
@@ -26,6 +27,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ._validation import check_latents
 from .cases import Case
 from .io import FileError, read_json
 from .output import check_output, write_json
@@ -34,7 +36,7 @@ from .upsampling import Upsampling
 
 __all__ = ["EXACT_LIMIT", "add_case"]
 
-#: Level-0 samples (B * C_0 * H_0 * W_0, or of the finest level with channels) up to which
+#: Samples ``B * H * W`` of the finest level the loop reaches (S6.4) up to which
 #: ``expected="auto"`` computes exact expected values; the exact oracle takes a few seconds there.
 EXACT_LIMIT = 256 * 256
 
@@ -118,7 +120,11 @@ def add_case(suite, case_id, latents, params, *, description=None, source=None, 
     if case_id in ids and not force:
         raise FileError(suite / case_id, "is already a case of this suite; use force=True (--force) "
                                          "to replace it")
+    if case_id not in ids and (suite / case_id).exists():
+        raise FileError(suite / case_id, "exists but is not a case of this suite; remove it or choose "
+                                         "another id")
     # 2. The inputs: everything checked, every expected value computed, before anything is written.
+    latents = check_latents(latents)  # a list of 4-D real arrays, sizes as S6.7 says (S10)
     config = config_from_params(params)
     up = Upsampling(*config)
     up.set_param(params)
@@ -130,12 +136,13 @@ def add_case(suite, case_id, latents, params, *, description=None, source=None, 
     case = Case(case_id, description or f"your own data: {len(shapes)} levels, level 0 of shape {shapes[0]}",
                 tuple(_clauses(shapes)), (), config, shapes)
     # 3. Writing: the case under a temporary name, renamed into place, then the manifest.
+    created = not suite.exists()
     suite.mkdir(parents=True, exist_ok=True)
-    if manifest is None:
-        write_json(suite / "manifest.schema.json", schema())
     check_output(suite / "manifest.json")
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{case_id}.", dir=suite))
     target, replaced = inside(suite, case_id), None
+    schema_path = suite / "manifest.schema.json"
+    old_schema = schema_path.read_bytes() if schema_path.is_file() else None
     try:
         entry = write_case(staging, case, arrays, expected=expected, source=source or "your own data")
         if target.exists():
@@ -143,12 +150,23 @@ def add_case(suite, case_id, latents, params, *, description=None, source=None, 
             target.rename(replaced / case_id)
         staging.rename(target)
         entries = [e for e in (manifest["cases"] if manifest else []) if e["id"] != case_id] + [entry]
+        write_json(schema_path, schema())  # the schema of the version written next
         write_json(suite / "manifest.json", _manifest(entries))
     except BaseException:
         if target.exists() and not staging.exists():
             shutil.rmtree(target)  # the new case, renamed but not listed
         if replaced is not None and (replaced / case_id).exists():
             (replaced / case_id).rename(target)
+        if old_schema is None:
+            schema_path.unlink(missing_ok=True)
+        elif schema_path.read_bytes() != old_schema:
+            schema_path.write_bytes(old_schema)
+        if created:
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                suite.rmdir()  # only if nothing else is there
+            except OSError:
+                pass
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -108,9 +108,10 @@ def plane_errors(actual, expected):
     ulp(S)``, the ULP of ``S`` in ``actual``'s dtype. Against the plane's
     scale rather than each element's own value, an expected 0 with a
     candidate's ``1e-13`` reads as the rounding error it is, not as an
-    infinite relative error. Returns ``(max_rel, max_ulp)``; an error on an
-    all-zero plane, or a value that is not finite where a finite one is
-    expected, gives ``inf``.
+    infinite relative error. Returns ``(max_rel, max_ulp)``; a value that is
+    not finite where a finite one is expected gives ``inf`` for both, an
+    error on an all-zero plane an infinite relative error and a very large
+    ULP count (the ULP of 0 is the smallest subnormal).
 
     Examples
     --------
@@ -350,6 +351,8 @@ def _verify_case(entry, expected, case_dir, dtype, tier):
 
 def _shape_relation(pairs):
     """How the candidate's shapes relate to the expected ones, if one rule fits every pair."""
+    if any(len(actual) != 4 or len(expected) != 4 for actual, expected in pairs):
+        return None  # not (B, C, H, W) on both sides: no rule to state
     axes = []
     for axis, name in enumerate("BCHW"):
         values = {(actual[axis], expected[axis]) for actual, expected in pairs}
@@ -540,7 +543,10 @@ def _release_match(entry, arrays, case_dir):
     older = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel,
                        empty_levels="continue")
     older.set_param(up.get_param())
-    expected = older(latents)
+    try:
+        expected = older(latents)
+    except ValueError:  # e.g. no upsampling filter for the transitions 4.0 would also run
+        return None
     if actual is None or actual.shape != expected.shape:
         return None
     bound = stage_bounds(older, latents, actual.dtype)["output"] + stage_bounds(older, latents, np.float64)["output"]

@@ -62,9 +62,12 @@ def test_a_raise_a_hang_and_a_crash_fail_their_cases_only(erratic, capsys):
     capsys.readouterr()
 
 
-def test_call_refuses_bad_targets_and_run_together(tmp_path, capsys):
+def test_call_refuses_bad_targets_and_run_together(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "explodes_on_import.py").write_text("raise RuntimeError('no GPU here')\n")
     for argv, pattern in [
         (["--call", "no_such_module_here:f"], "cannot import module 'no_such_module_here'"),
+        (["--call", "explodes_on_import:f"], "cannot import module 'explodes_on_import' (RuntimeError: no GPU here)"),
         (["--call", "refups"], "MODULE:FUNCTION must name a module and a function"),
         (["--call", "refups.testing:nothing"], "module 'refups.testing' has no function 'nothing'"),
         (["--call", "refups.testing:reference_implementation", "--run", "true {case} {out}"],

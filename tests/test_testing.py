@@ -505,3 +505,28 @@ def test_a_golden_case_loads_as_the_candidate_arguments():
                                    np.load(suite / case_id / "output.npy"), rtol=0, atol=1e-12)
         has_biases = any(name.endswith(".bias") for name in params)
         assert has_biases == (case_id not in ("real_basketball_b_motion", "one_level"))  # none in a bitstream
+
+
+def test_messages_about_shrunk_cases_stay_true_on_level_0_and_empty_shapes():
+    from refups.testing import _special_features
+
+    up = Upsampling(4, 3, 1, 1)
+    level_0 = _special_features(up, [np.zeros((1, 0, 1, 2)), np.zeros((1, 1, 1, 1))], "coolchic")
+    assert "level 0 has no channels: the loop stops before it, and the output keeps level 1's resolution" in level_0
+    assert "finer" not in level_0  # there is no level finer than 0
+    level_2 = _special_features(up, [np.zeros((1, 1, 4, 4))] * 1 + [np.zeros((1, 1, 2, 2)), np.zeros((1, 0, 1, 1)),
+                                                                    np.zeros((1, 1, 1, 1))], "coolchic")
+    assert "the finer levels 0 to 1 are dropped" in level_2
+    with pytest.raises(AssertionError, match=r"shape \(1, 0, 1, 2\) differs from the expected \(1, 0, 1, 1\) "
+                                             r"\(both hold no value, but the shapes still differ\)$"):
+        assert_upsampling_close(np.zeros((1, 0, 1, 2)), np.zeros((1, 0, 1, 1)))
+
+
+def test_impossible_selections_are_refused_up_front():
+    with pytest.raises(ValueError, match=r"^select and skip both name empty_level_stop"):
+        check_implementation(reference_implementation, select=["S6.4"], skip=["empty_level_stop"])
+    with pytest.raises(ValueError, match=r"^select names single_level with a behaviour that needs several levels"):
+        check_implementation(reference_implementation, select=["S6.4", "S6.5"])
+    with pytest.raises(ValueError, match=r"^no drawn input shows what select=\['batch_mixing'\]"):
+        check_implementation(reference_implementation, select=["batch_mixing"], profile="bitstream",
+                             max_examples=10)

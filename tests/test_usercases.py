@@ -135,6 +135,12 @@ BAD = [
     ("missing-weight", dict(params="drop-one"), ValueError, r"missing \['conv2ds\.2\.parametrizations"),
     ("not-a-mapping", dict(params=[1, 2]), TypeError, r"params must be a mapping"),
     ("bad-expected", dict(expected="fast"), ValueError, r"expected must be 'auto', 'exact' or 'float64'"),
+    ("one-d-level", dict(latents=[np.zeros(4)]), ValueError, r"latents\[0\] must be a 4-D array"),
+    ("bare-array", dict(latents=np.zeros((1, 1, 2, 2))), TypeError, r"latents must be a list of 4-D"),
+    ("no-levels", dict(latents=[]), ValueError, r"latents must be a non-empty list"),
+    ("complex-float64", dict(latents=[np.zeros((1, 1, 2, 2), complex)], expected="float64"), TypeError,
+     r"latents\[0\] must have a real dtype .* got dtype complex128"),
+    ("folder-not-listed", dict(case_id="stray"), FileError, r"stray: exists but is not a case of this suite"),
 ]
 
 
@@ -142,12 +148,13 @@ BAD = [
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, motion, change, error, pattern):
     suite = tmp_path / "s"
     add_case(suite, "first", motion.latents[2:], motion.params)
+    (suite / "stray").mkdir()
     before = listing(suite)
     arguments = dict(case_id="second", latents=motion.latents, params=motion.params)
     arguments.update(change)
-    if arguments["latents"] == "reversed":
+    if isinstance(arguments["latents"], str):  # "reversed"
         arguments["latents"] = motion.latents[2:][::-1]
-    if arguments["params"] == "drop-one":
+    if isinstance(arguments["params"], str):  # "drop-one"
         arguments["params"] = {name: value for name, value in motion.params.items() if not name.startswith("conv2ds.2.")}
     with pytest.raises(error, match=pattern):
         add_case(suite, arguments.pop("case_id"), arguments.pop("latents"), arguments.pop("params"), **arguments)
@@ -167,6 +174,9 @@ def test_a_failure_while_writing_leaves_the_suite_as_it_was(tmp_path, motion, mo
     with pytest.raises(OSError, match="disk full"):
         add_case(suite, "first", motion.latents[3:], motion.params, force=True)
     assert listing(suite) == before
+    with pytest.raises(OSError, match="disk full"):  # a new suite: nothing at all is left
+        add_case(tmp_path / "new", "first", motion.latents[3:], motion.params)
+    assert not (tmp_path / "new").exists()
 
 
 def test_suite_folders_that_are_not_suites_are_refused(tmp_path, motion):

@@ -257,3 +257,12 @@ def test_flags_summary_counts_failures(suite_copy, tmp_path):
     report = verify(candidate, golden=suite_copy)
     assert report["flags"]["phase_k2mod4"] == {"cases": 2, "failed": 1}  # k = 6 and 10
     assert report["flags"]["initial_kernels"] == {"cases": 6, "failed": 1}
+
+
+def test_outputs_that_are_not_4_d_get_a_common_cause_and_no_crash(suite_copy, tmp_path):
+    candidate = candidate_from(suite_copy, tmp_path)
+    for path in candidate.glob("*/output.npy"):
+        np.save(path, np.load(path)[0])  # the batch axis squeezed: 3-D
+    report = verify(candidate, golden=suite_copy)
+    assert report["verdict"] == "FAIL"
+    assert report["common_cause"]["cause"] == "output shape differs" and report["common_cause"]["detail"] is None
