@@ -359,12 +359,12 @@ def _hints(report, token):
 def test_following_every_printed_hint_makes_the_failure_go_away(behaviour):
     candidate = _fails_on(behaviour)
     with pytest.raises(AssertionError) as info:
-        check_implementation(candidate, max_examples=60, derandomize=True)
+        check_implementation(candidate, max_examples=30, derandomize=True)
     hints = _hints(str(info.value), TOKENS[behaviour])
     assert [key for hint in hints for key in hint] == ["pyramids", "skip"], str(info.value)
     for hint in hints:
         arguments = {key: eval(value, {"latent_pyramids": latent_pyramids}) for key, value in hint.items()}
-        check_implementation(candidate, max_examples=60, derandomize=True, **arguments)
+        check_implementation(candidate, max_examples=30, derandomize=True, **arguments)
     # The command line's vocabulary names the same behaviours.
     check_implementation(candidate, max_examples=30, derandomize=True, skip=[behaviour])
 

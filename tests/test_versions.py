@@ -174,10 +174,13 @@ def test_the_verdict_table_of_the_commentary_is_measured(tmp_path):
     import pathlib
     import re
 
+    import json
+
     from refups.suite import default_suite_path, load_case
-    from refups.verification import verify
+    from refups.verification import release_verdict, verify
 
     suite = default_suite_path()
+    profiles = {e["id"]: e["profiles"] for e in json.loads((suite / "manifest.json").read_text())["cases"]}
     page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "semantics.md").read_text()
     table = page.split("## The verdict each release line gets")[1]
     names = {"stop": "Cool-chic 4.1 and later", "continue": "Cool-chic 4.0", "error": "Cool-chic 3.4"}
@@ -192,15 +195,16 @@ def test_the_verdict_table_of_the_commentary_is_measured(tmp_path):
                 np.save(out / case_dir.name / "output.npy", up(latents))
             except ValueError:
                 pass  # 3.4 refuses the level: no output
+        report = verify(out, golden=suite, profile="full")  # the other profiles are subsets of it
         cells = []
         for profile in ("full", "coolchic", "bitstream"):
-            report = verify(out, golden=suite, profile=profile)
-            n, failed = len(report["cases"]), sum(row["status"] != "PASS" for row in report["cases"])
+            rows = [row for row in report["cases"] if profile in profiles[row["id"]]]
+            n, failed = len(rows), sum(row["status"] != "PASS" for row in rows)
             if not failed:
                 cells.append(f"PASS, {n} of {n}")
             else:
                 named = {"continue": "named as 4.0", "error": "named as possibly 3.4"}[empty_levels]
-                assert report["release"] and ("4.0" if empty_levels == "continue" else "3.4") in report["release"]
+                assert ("4.0" if empty_levels == "continue" else "3.4") in release_verdict(rows)
                 cells.append(f"FAIL, {failed} of {n} fail, {named}")
         row = f"| {name} (`{empty_levels!r}`) | " + " | ".join(cells) + " |"
         row = row.replace("'", '"')
