@@ -10,7 +10,7 @@ Examples
 --------
 >>> case = CASES_BY_ID["odd_7x5"]
 >>> case.shapes, case.profiles
-(((1, 1, 7, 5), (1, 1, 4, 3), (1, 1, 2, 2)), ('full', 'coolchic', 'bitstream'))
+(((1, 1, 7, 5), (1, 1, 4, 3), (1, 1, 2, 2)), ('full', 'coolchic', 'bitstream', 'coolchic_4_0', 'coolchic_3_4'))
 """
 
 from dataclasses import dataclass, field
@@ -37,7 +37,9 @@ class Case:
     left)``, a window of a real Cool-chic model (:mod:`refups.realdata`)
     whose level 0 starts at row ``top``, column ``left`` and has the size of
     ``shapes[0]``; its kernels and latents are the model's, nothing is drawn
-    (``params`` and ``latents`` are then ``"real"``).
+    (``params`` and ``latents`` are then ``"real"``). ``empty_levels``: the
+    release line the expected values follow (S6.8); it matters only where a
+    level below the coarsest has no channels.
     """
 
     id: str
@@ -52,11 +54,12 @@ class Case:
     exact: bool = False
     values: tuple = field(default=None, compare=False)
     real: tuple = None
+    empty_levels: str = "stop"
 
     @property
     def profiles(self):
         """The profiles this case belongs to, widest first."""
-        return profiles_of(self.config, self.shapes)
+        return profiles_of(self.config, self.shapes, self.empty_levels)
 
 
 def pyramid(H, W, channels, B=1):
@@ -184,6 +187,26 @@ CASES = (
            "and 1 without channels: the output stays at level 2's resolution",
            192, 320, [0, 0, 1, 1, 1, 1, 1], 128, 64),
       ]),
+    # Cool-chic 4.0 (S6.8): the same inputs as the S6.4 cases, computed the 4.0 way.
+    Case("release_4_0_empty_level", "Cool-chic 4.0: level 1 has no channel; it is skipped and the loop "
+         "goes on to level 0", ("S6.8",), ("empty_level_continue",), (6, 3, 3, 3),
+         pyramid(16, 12, [1, 0, 1, 1]), params="random", empty_levels="continue"),
+    Case("release_4_0_empty_middle_level", "Cool-chic 4.0 with its default kernels: level 2 of 5 has "
+         "no channel; the output has level 0's resolution and 4 channels", ("S6.8",),
+         ("empty_level_continue",), (8, 7, 4, 4), pyramid(20, 24, [1, 1, 0, 1, 1]), params="random",
+         empty_levels="continue"),
+    Case("release_4_0_empty_first_transition", "Cool-chic 4.0: level L-2 has no channel; y_{L-1} "
+         "upsampled alone goes on to the finer levels", ("S6.8", "S6.2"), ("empty_level_continue", "filter_order"),
+         (8, 7, 2, 2), pyramid(8, 8, [1, 1, 0, 1]), params="random", empty_levels="continue"),
+    # The real motion instance as 4.0 decodes it: a 96x160 window at the corner of real_basketball_b_motion's
+    # (the full-resolution output of a 192x320 one would add 9 MB); levels 96x160 ... 3x5, 2x3.
+    Case("real_basketball_b_motion_4_0", "a real Cool-chic model (BasketballDrill B-frame motion, "
+         "480x832, Cool-chic 4.2) computed as Cool-chic 4.0 does: levels 0 and 1 have no channels, "
+         "they are skipped and the output has level 0's resolution and 5 channels",
+         ("S6.8", "S4", "S5", "S6", "S6.7", "S12"),
+         ("empty_level_continue", "real_model", "accumulated_error", "odd_crop", "filter_order", "channel_order"),
+         (8, 7, 6, 6), pyramid(96, 160, [0, 0, 1, 1, 1, 1, 1]), params="real", latents="real",
+         real=("basketball_b_motion", 128, 64), empty_levels="continue"),
 )
 
 CASES_BY_ID = {case.id: case for case in CASES}
@@ -191,7 +214,9 @@ CASES_BY_ID = {case.id: case for case in CASES}
 #: Clauses that can be observed in outputs, with the profiles where they apply.
 #: Every one has at least one case in each of those profiles.
 OBSERVABLE_CLAUSES = {clause: tuple(PROFILES) for clause in
-                      ("S1", "S3", "S4", "S5", "S6", "S6.1", "S6.2", "S6.3", "S6.4", "S6.5",
-                       "S6.7", "S8", "S9")}
+                      ("S1", "S3", "S4", "S5", "S6", "S6.1", "S6.2", "S6.3", "S6.5", "S6.7", "S8", "S9")}
+OBSERVABLE_CLAUSES["S6.4"] = tuple(name for name, p in PROFILES.items() if p.empty_levels == "stop")
 OBSERVABLE_CLAUSES["S6.6"] = ("full",)
+# Cool-chic 3.4's refusal (S6.8) leaves no output to compare: 4.0's line only.
+OBSERVABLE_CLAUSES["S6.8"] = tuple(name for name, p in PROFILES.items() if p.empty_levels == "continue")
 

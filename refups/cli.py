@@ -33,8 +33,9 @@ one worker process that imports it once (much faster than a command per
 case), and writes what it returns to CANDIDATE/<case id>/output.npy.
 
 --select and --skip take case ids, flags or clause ids (S6 also matches
-S6.1 ... S6.7), comma-separated or repeated; --list-profiles and --list-flags
-describe them.
+S6.1 ... S6.8), comma-separated or repeated; --list-profiles and --list-flags
+describe them. Profiles coolchic_4_0 and coolchic_3_4 hold the cases of older
+Cool-chic releases (spec S6.8); a failure that one of them explains is named.
 
 exit status: 0 every case run passes, 1 some case fails, 2 unusable input.
 
@@ -42,7 +43,8 @@ example:
   refups verify mine --profile coolchic
   refups verify out --profile bitstream --run './decoder {case} {out}' --timeout 30
   refups verify mine --select phase_k2mod4,S6.4 --json report.json
-  refups verify out --profile coolchic --call my_upsampling:upsample --dtype float32""",
+  refups verify out --profile coolchic --call my_upsampling:upsample --dtype float32
+  refups verify out --profile coolchic_4_0 --call my_port:upsample  # a Cool-chic 4.0 port""",
     "explain": """\
 Without arguments: the worked example of SPEC S4, (1, 2, 4) with the k = 4
 bilinear kernel, giving 1 1.25 1.75 2.5 3.5 4. --prefilter walks through the
@@ -74,7 +76,8 @@ exit status: 0 pass, 1 a failing case (report and reproducer), 2 usage error.
 example:
   refups check my_upsampling:upsample
   refups check my_upsampling:upsample --profile full --dtype float32 --max-examples 500 --seed 1
-  refups check my_upsampling:upsample --skip S6.4 --keep-going""",
+  refups check my_upsampling:upsample --skip S6.4 --keep-going
+  refups check my_port:upsample --profile coolchic_3_4   # a port of Cool-chic 3.4""",
     "add-case": """\
 The case is written in the golden layout (latent_<i>.npy, params.json,
 case.txt, expected stages) and listed in SUITE/manifest.json, so that
@@ -120,7 +123,8 @@ def _parser():
     verify.add_argument("--golden", type=pathlib.Path, metavar="DIR",
                         help="suite folder (default: the committed suite, else one generated in memory)")
     verify.add_argument("--profile", default="full", metavar="NAME",
-                        help="run the cases of this profile: full (default), coolchic, bitstream")
+                        help="run the cases of this profile: full (default), coolchic, bitstream, "
+                             "coolchic_4_0, coolchic_3_4 (see --list-profiles)")
     verify.add_argument("--select", action="append", default=[], metavar="TOKENS",
                         help="run only cases matching a case id, flag or clause id")
     verify.add_argument("--skip", action="append", default=[], metavar="TOKENS",
@@ -143,7 +147,8 @@ def _parser():
     check = add("check", "Property-test your implementation against the reference on drawn cases.")
     check.add_argument("target", metavar="MODULE:FUNCTION", help="your implementation, e.g. mine:upsample")
     check.add_argument("--profile", default="coolchic", metavar="NAME",
-                       help="draw inputs inside this profile: coolchic (default), bitstream, full")
+                       help="draw inputs inside this profile: coolchic (default), bitstream, full, "
+                            "coolchic_4_0, coolchic_3_4")
     check.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                        help="dtype of the latents given to your function (default: float64)")
     check.add_argument("--max-examples", type=int, default=100, metavar="N",
@@ -185,6 +190,9 @@ def _parser():
                      help="computation dtype (default: float64, the reference, whatever the latents' dtype; "
                           "float32 emulates a single-precision implementation)")
     run.add_argument("--dense", action="store_true", help="use the dense 2-D path (Cool-chic's training mode)")
+    run.add_argument("--empty-levels", choices=["stop", "continue", "error"], default="stop",
+                     help="a level without channels: stop (Cool-chic 4.1 and later, default), continue "
+                          "(Cool-chic 4.0) or error (Cool-chic 3.4); spec S6.8")
     run.add_argument("--prefix", default="", metavar="PREFIX",
                      help="use only the parameters whose names start with PREFIX, without it "
                           "(e.g. 'upsampling.' in a whole model's state dict)")
@@ -205,6 +213,9 @@ def _parser():
                       help="expected values: exact (correctly rounded) or refups' float64 path; auto: exact up "
                            "to 65536 samples in the finest level reached (default)")
     case.add_argument("--description", metavar="TEXT", help="what the case is (default: its sizes)")
+    case.add_argument("--empty-levels", choices=["stop", "continue", "error"], default="stop",
+                      help="the release line the expected values follow on a level without channels: stop "
+                           "(Cool-chic 4.1 and later, default), continue (4.0) or error (3.4); spec S6.8")
     case.add_argument("--force", action="store_true", help="replace a case of the same id")
     return parser
 
@@ -382,7 +393,7 @@ def _cmd_add_case(args):
     source = (f"your own data: latents {' '.join(p.name for p in args.latents)}, parameters {args.params.name}"
               + (f" (prefix {args.prefix})" if args.prefix else ""))
     entry = add_case(args.suite, args.id, latents, params, description=args.description, source=source,
-                     expected=args.expected, force=args.force)
+                     expected=args.expected, force=args.force, empty_levels=args.empty_levels)
     print(f"added case {entry['id']} to {args.suite}: expected values {entry['expected']}, profiles "
           f"{', '.join(entry['profiles'])}, output {tuple(entry['files'][-1]['shape'])}")
     print(f"verify an implementation on it: refups verify OUT --golden {args.suite} --run 'COMMAND {{case}} {{out}}'")
@@ -396,7 +407,8 @@ def _cmd_run(args):
     check_output(args.out)  # before any work: never a folder, link, device or FIFO
     params = _params(args)
     latents = load_latents(args.latents)
-    up = Upsampling(*config_from_params(params, args.ups_k_size, args.ups_preconcat_k_size))
+    up = Upsampling(*config_from_params(params, args.ups_k_size, args.ups_preconcat_k_size),
+                    empty_levels=args.empty_levels)
     up.set_param(params)
     latents = [y.astype(args.dtype) for y in latents]  # float64 unless float32 emulation is asked for
     if args.trace is not None:  # the intermediates too, in a golden case's layout

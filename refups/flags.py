@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 __all__ = ["FLAGS", "Flag"]
 
-_ALL = ("full", "coolchic", "bitstream")
+_ALL = ("full", "coolchic", "bitstream", "coolchic_4_0", "coolchic_3_4")
+_STOP = ("full", "coolchic", "bitstream")  # the profiles of the current release line (S6.4)
+_ONE_CHANNEL_BATCHES = ("full", "coolchic", "coolchic_4_0", "coolchic_3_4")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ FLAGS = {flag.name: flag for flag in (
     Flag("odd_crop", "odd sizes cropped on the wrong side (the top-left part is kept) or "
          "rounded the wrong way", ("S6.7",)),
     Flag("coarse_crop", "a coarse level larger than half its finer level not cropped",
-         ("S6.7",), ("full", "coolchic")),
+         ("S6.7",), _ONE_CHANNEL_BATCHES),
     Flag("tiny_levels", "1x1 and one-pixel-wide levels, where the padding is wider than "
          "the level", ("S4", "S5", "S6.7")),
     Flag("filter_order", "filters indexed from the finest transition instead of the coarsest",
@@ -58,14 +60,16 @@ FLAGS = {flag.name: flag for flag in (
          ("S6.3",)),
     Flag("channel_order", "levels concatenated coarse first instead of finest first", ("S6.1",)),
     Flag("empty_level_stop", "a level without channels skipped, going on to full resolution, "
-         "where the specification stops and drops the finer levels", ("S6.4",)),
+         "where the specification stops and drops the finer levels", ("S6.4",), _STOP),
+    Flag("empty_level_continue", "a level without channels taken as a stop, where Cool-chic 4.0 "
+         "skips it and goes on to level 0", ("S6.8",), ("coolchic_4_0",)),
     Flag("empty_coarsest", "a coarsest level without channels taken as a stop or an error",
          ("S6",)),
     Flag("single_level", "a single level filtered instead of returned unchanged", ("S6.5",)),
     Flag("biases_applied", "biases added to the filter outputs (they are stored, never applied)",
          ("S8",)),
     Flag("batch_mixing", "batch items mixed up or only the first one computed", ("S6",),
-         ("full", "coolchic")),
+         _ONE_CHANNEL_BATCHES),
     Flag("multichannel_prefilter", "several channels on a pre-filtered level not filtered "
          "each on its own", ("S6.6",), ("full",)),
     Flag("extreme_values", "overflow, underflow or lost precision with very large or very small "

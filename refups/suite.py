@@ -44,17 +44,20 @@ from .kernels import half_kernel_size, initial_preconcat_half_kernel, initial_up
 from .profiles import PROFILES
 from .realdata import REAL_MODELS, real_model, window
 from .upsampling import Upsampling
+from .versions import EMPTY_LEVELS
 
 __all__ = ["CASE_TEXT_FORMAT", "FORMAT_VERSION", "SUITE_SEED", "build_case", "case_arrays", "case_text",
            "default_suite_path", "generate_suite", "load_case", "load_suite", "schema", "write_case", "write_suite"]
 
 #: Version of the suite layout and manifest that this refups writes. Version 3 added each
-#: case's ``expected`` (``"exact"`` or ``"float64"``) and ``source``.
-FORMAT_VERSION = 3
+#: case's ``expected`` (``"exact"`` or ``"float64"``) and ``source``; version 4 its
+#: ``empty_levels``, the Cool-chic release line its expected values follow (S6.8).
+FORMAT_VERSION = 4
 
 #: The versions this refups reads; any other manifest is refused before anything else is read.
-#: A version 2 case has exact expected values.
-READ_FORMAT_VERSIONS = (2, 3)
+#: A version 2 case has exact expected values; a version 2 or 3 case follows the current
+#: release line (``empty_levels`` ``"stop"``).
+READ_FORMAT_VERSIONS = (2, 3, 4)
 
 #: First line of every ``case.txt``.
 CASE_TEXT_FORMAT = "refups-case 1"
@@ -151,7 +154,7 @@ def build_case(case):
     (['latent_0', 'latent_1'], array([1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ]))
     """
     rng = _rng(case)
-    up = Upsampling(*case.config)
+    up = Upsampling(*case.config, empty_levels=case.empty_levels)
     if case.real is not None:
         name, top, left = case.real
         model = real_model(name)
@@ -261,6 +264,7 @@ def _manifest_case(case, arrays, case_dir=None, *, expected="exact", source=None
         "profiles": list(case.profiles),
         "config": {"ups_k_size": ups, "ups_preconcat_k_size": pre, "n_ups_kernel": n_ups,
                    "n_ups_preconcat_kernel": n_pre, "n_levels": len(case.shapes)},
+        "empty_levels": case.empty_levels,
         "exact": case.exact,
         "expected": expected,
         "tolerance": _tolerances(case, arrays),
@@ -280,7 +284,7 @@ def case_text(entry, params):
     Examples
     --------
     >>> entry = {"id": "tiny", "config": {"ups_k_size": 4, "ups_preconcat_k_size": 1,
-    ...          "n_ups_kernel": 1, "n_ups_preconcat_kernel": 1, "n_levels": 1},
+    ...          "n_ups_kernel": 1, "n_ups_preconcat_kernel": 1, "n_levels": 1}, "empty_levels": "stop",
     ...          "profiles": ["full"], "flags": [], "clauses": ["S6.5"],
     ...          "files": [{"path": "latent_0.npy", "role": "input", "shape": [1, 1, 2, 2]},
     ...                    {"path": "output.npy", "role": "expected", "shape": [1, 1, 2, 2]}]}
@@ -292,6 +296,7 @@ def case_text(entry, params):
     n_ups_kernel 1
     n_ups_preconcat_kernel 1
     n_levels 1
+    empty_levels stop
     profiles 1 full
     flags 0
     clauses 1 S6.5
@@ -305,6 +310,7 @@ def case_text(entry, params):
 
     lines = [CASE_TEXT_FORMAT, f"id {entry['id']}"]
     lines += [f"{key} {value}" for key, value in entry["config"].items()]
+    lines.append(f"empty_levels {entry.get('empty_levels', 'stop')}")
     lines += [f"{key} {items(entry[key])}" for key in ("profiles", "flags", "clauses")]
     for spec in entry["files"]:
         if spec["role"] == "input":
@@ -343,7 +349,7 @@ def schema():
     Examples
     --------
     >>> schema()["properties"]["format_version"]
-    {'const': 3}
+    {'const': 4}
     """
     return json.loads(importlib.resources.files("refups").joinpath("manifest.schema.json").read_text())
 
@@ -473,7 +479,7 @@ def check_manifest(manifest, path="manifest.json"):
     # The version comes first: a newer layout may differ anywhere, so nothing else is trusted.
     version = manifest.get("format_version")
     if type(version) is not int or version not in READ_FORMAT_VERSIONS:
-        readable = " or ".join(map(str, READ_FORMAT_VERSIONS))
+        readable = ", ".join(map(str, READ_FORMAT_VERSIONS[:-1])) + f" or {READ_FORMAT_VERSIONS[-1]}"
         found = "no format_version" if version is None else f"format_version {_show(repr(version))}"
         raise FileError(path, f"has {found}; this refups (version {__version__}) reads "
                               f"format_version {readable} only")
@@ -501,6 +507,10 @@ def check_manifest(manifest, path="manifest.json"):
             if entry.setdefault("expected", "exact") not in ("exact", "float64"):  # version 2: exact
                 raise ValueError(f"{where}: 'expected' must be 'exact' or 'float64'; "
                                  f"got {_show(repr(entry['expected']))}")
+            empty_levels = entry.setdefault("empty_levels", "stop")  # versions 2 and 3: the current line
+            if not isinstance(empty_levels, str) or empty_levels not in EMPTY_LEVELS:
+                raise ValueError(f"{where}: 'empty_levels' must be one of {', '.join(map(repr, EMPTY_LEVELS))}; "
+                                 f"got {_show(repr(empty_levels))}")
             _check_tolerance(entry.get("tolerance"), where)
             _check_files(entry, where)
         except ValueError as error:

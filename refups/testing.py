@@ -38,10 +38,12 @@ from .profiles import (
     BITSTREAM_MAX_KERNELS,
     BITSTREAM_MAX_LEVELS,
     PROFILES,
+    RELEASE_PROFILES,
     check_profile,
     prefiltered_levels,
 )
 from .upsampling import Upsampling
+from .versions import depends_on_release, release_name, transition_levels
 
 __all__ = [
     "BEHAVIOURS",
@@ -220,10 +222,14 @@ def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
     # The profile's limits: (levels, batch, channels on pre-filtered levels, on the coarsest).
     limits = {"full": (max_levels, max_batch, max_channels, max_channels),
               "coolchic": (max_levels, max_batch, 1, max_channels),
-              "bitstream": (BITSTREAM_MAX_LEVELS, 1, 1, 1)}[profile]
+              "bitstream": (BITSTREAM_MAX_LEVELS, 1, 1, 1),
+              "coolchic_4_0": (max_levels, max_batch, 1, max_channels),
+              "coolchic_3_4": (max_levels, max_batch, 1, max_channels)}[profile]
     max_levels, max_batch, fine_channels, coarse_channels = (
         min(max_levels, limits[0]), min(max_batch, limits[1]), min(max_channels, limits[2]),
         min(max_channels, limits[3]))
+    # Cool-chic 3.4 refuses a level without channels below the coarsest (S6.8).
+    fine_min = max(min_channels, 1) if PROFILES[profile].empty_levels == "error" else min_channels
     for name, low, high in [("levels", min_levels, max_levels), ("batch", min_batch, max_batch),
                             ("channels", min_channels, fine_channels)]:
         if low > high:
@@ -238,7 +244,7 @@ def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
     elements = _elements(dtype, integer_valued=integer_valued, dyadic=False, max_value=max_value)
     strategy = _pyramids(
         (min_levels, max_levels), (min_side, max_side), (min_batch, max_batch),
-        (min_channels, fine_channels), (min_channels, coarse_channels), odd_sizes, elements, dtype,
+        (fine_min, fine_channels), (min_channels, coarse_channels), odd_sizes, elements, dtype,
         image_size,
     )
 
@@ -248,7 +254,7 @@ def latent_pyramids(*, min_levels=1, max_levels=4, min_side=1, max_side=16,
         halving = all(b[2:] == (-(-a[2] // 2), -(-a[3] // 2)) for a, b in zip(shapes, shapes[1:]))
         even = all(s[2] % 2 == 0 and s[3] % 2 == 0 for s in shapes[:-1])
         return (min_levels <= L <= max_levels and min_batch <= B <= max_batch and halving
-                and all(min_channels <= s[1] <= fine_channels for s in shapes[:-1])
+                and all(fine_min <= s[1] <= fine_channels for s in shapes[:-1])
                 and min_channels <= shapes[-1][1] <= coarse_channels
                 and (odd_sizes or even)
                 and ((H, W) == image_size if image_size else min_side <= min(H, W) and max(H, W) <= max_side))
@@ -411,7 +417,7 @@ def _odd_prefiltered(shapes):
 #: shows it (from the level shapes), and how the default strategy leaves it out.
 BEHAVIOURS = {
     "single_level": (("S6.5",), lambda shapes: len(shapes) == 1, {"min_levels": 2}),
-    "empty_level_stop": (("S6.4",), lambda shapes: any(s[1] == 0 for s in shapes[:-1]), {"min_channels": 1}),
+    "empty_level_stop": (("S6.4", "S6.8"), depends_on_release, {"min_channels": 1}),
     "empty_coarsest": ((), lambda shapes: shapes[-1][1] == 0, {}),  # left out by the filter alone
     "odd_crop": (("S6.7",), _odd_prefiltered, {"odd_sizes": False}),
     "batch_mixing": ((), lambda shapes: shapes[0][0] > 1, {"max_batch": 1}),
@@ -482,8 +488,10 @@ def coarsest_first(candidate):
     return adapted
 
 
-def reference_implementation(latents, params, config):
+def reference_implementation(latents, params, config, *, empty_levels="stop"):
     """The reference under :func:`check_implementation`'s candidate contract.
+
+    ``empty_levels`` chooses the Cool-chic release line (S6.8).
 
     Examples
     --------
@@ -496,7 +504,7 @@ def reference_implementation(latents, params, config):
     >>> reference_implementation(latents, params, config)[0, :, 0, 0]
     array([1., 3.])
     """
-    up = Upsampling(**config)
+    up = Upsampling(**config, empty_levels=empty_levels)
     up.set_param(params)
     return up(latents)
 
@@ -528,7 +536,7 @@ def candidate_import(candidate):
     return f"from {module} import {name} as candidate"
 
 
-def _reproducer(config, params, latents, dtype, candidate):
+def _reproducer(config, params, latents, dtype, candidate, empty_levels="stop"):
     def literal(array):
         array = np.asarray(array)
         return f"np.array({array.ravel().tolist()!r}, dtype='{array.dtype}').reshape({array.shape})"
@@ -539,9 +547,10 @@ def _reproducer(config, params, latents, dtype, candidate):
     lines += [f"    {name!r}: {literal(value)}," for name, value in params.items()]
     lines += ["}", "latents = ["]
     lines += [f"    {literal(y)},  # {np.asarray(y).shape}" for y in latents]
-    lines += ["]", "expected = reference_implementation(latents, params, config)",
+    line = "" if empty_levels == "stop" else f", empty_levels={empty_levels!r}"
+    lines += ["]", f"expected = reference_implementation(latents, params, config{line})",
               "actual = np.asarray(candidate([y.copy() for y in latents], dict(params), dict(config)))",
-              "up = Upsampling(**config)", "up.set_param(params)",
+              f"up = Upsampling(**config{line})", "up.set_param(params)",
               f"assert_upsampling_close(actual, expected, dtype=np.{np.dtype(dtype).name}, "
               f"atol=error_bounds(up, latents, np.{np.dtype(dtype).name}),",
               "                        channels=[y.shape[1] for y in latents], where='output')"]
@@ -706,6 +715,7 @@ def _check_once(candidate, profile, dtype, max_examples, pyramids, modules, dera
 
     def check(latents, up):
         __tracebackhide__ = True
+        up = _following(up, PROFILES[profile].empty_levels)  # the profile's release line (S6.8)
         config = {"ups_k_size": up.ups_k_size, "ups_preconcat_k_size": up.ups_preconcat_k_size,
                   "n_ups_kernel": up.n_ups_kernel, "n_ups_preconcat_kernel": up.n_ups_preconcat_kernel}
         outside = PROFILES[profile].violations(_config_tuple(up), [y.shape for y in latents])
@@ -715,7 +725,7 @@ def _check_once(candidate, profile, dtype, max_examples, pyramids, modules, dera
                              f"e.g. latent_pyramids(profile={profile!r}), or pass a wider profile")
         params = up.get_param()
         expected = up(latents, workers=1)
-        reproducer = f"Reproducer:\n{_reproducer(config, params, latents, dtype, candidate)}"
+        reproducer = f"Reproducer:\n{_reproducer(config, params, latents, dtype, candidate, up.empty_levels)}"
         shows = behaviours_of([y.shape for y in latents])
         try:
             actual = np.asarray(candidate([y.copy() for y in latents], up.get_param(), dict(config)))
@@ -789,34 +799,53 @@ def _config_tuple(up):
     return (up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel)
 
 
+def _following(up, empty_levels):
+    """``up``, or the same module and parameters on the release line ``empty_levels``."""
+    if up.empty_levels == empty_levels:
+        return up
+    other = Upsampling(*_config_tuple(up), empty_levels=empty_levels)
+    other.set_param(up.get_param())
+    return other
+
+
 def _first_line(error):
     lines = str(error).strip().splitlines()
     return lines[0] if lines else "(no message)"
 
 
 def _release_note(up, latents, actual, dtype):
-    """Which older Cool-chic release the failure matches, if the input has a level that stops the loop.
+    """Which other Cool-chic release line the failure matches, where the lines differ (S6.8).
 
-    ``actual`` None means the candidate raised: Cool-chic 3.4 refuses such a
-    level. Otherwise the output is compared with Cool-chic 4.0's (S6.8).
+    ``up`` is the reference, on the profile's line. ``actual`` None means the
+    candidate raised: Cool-chic 3.4 refuses a level without channels.
+    Otherwise the output is compared with the other lines' outputs.
     """
-    shapes = [np.shape(y) for y in latents]
-    if not any(s[1] == 0 for s in shapes[:-1]):
+    if not depends_on_release([np.shape(y) for y in latents]):
         return ""
-    hint = "; to check the rest of it, pass skip=['S6.4'] (refups check --skip S6.4)"
     if actual is None:
+        if up.empty_levels == "error":
+            return ""
         return ("\n\nThis input has a level without channels, and the candidate raised: Cool-chic 3.4 refuses "
-                f"such a level (S6.8), 4.1 and later stop there (S6.4){hint}.")
-    older = Upsampling(*_config_tuple(up), empty_levels="continue")
-    older.set_param(up.get_param())
-    try:
-        assert_upsampling_close(actual, older(latents, workers=1), dtype=dtype,
-                                atol=error_bounds(older, latents, dtype))
-    except (AssertionError, ValueError, TypeError):
-        return ""
-    return ("\n\nThis implementation behaves like Cool-chic 4.0 on levels without channels: its output is "
-            "4.0's, which goes on to full resolution (S6.8), where 4.1 and later stop (S6.4). An older "
-            f"release, not a new bug{hint}.")
+                f"such a level (S6.8), 4.1 and later stop there (S6.4), 4.0 goes on. If it follows 3.4, check it "
+                f"with profile={RELEASE_PROFILES['error']!r} (refups check --profile {RELEASE_PROFILES['error']}), "
+                "which leaves such levels out.")
+    for empty_levels in ("stop", "continue"):
+        if empty_levels == up.empty_levels:
+            continue
+        other = _following(up, empty_levels)
+        try:
+            assert_upsampling_close(actual, other(latents, workers=1), dtype=dtype,
+                                    atol=error_bounds(other, latents, dtype))
+        except (AssertionError, ValueError, TypeError):
+            continue
+        release, profile = release_name(empty_levels), RELEASE_PROFILES[empty_levels]
+        how = ("goes on to full resolution (S6.8), where 4.1 and later stop (S6.4)" if empty_levels == "continue"
+               else "stops there (S6.4), where 4.0 goes on to full resolution (S6.8)")
+        return (f"\n\nThis implementation behaves like {release} on levels without channels: its output here "
+                f"is {release}'s, which {how}. If it follows that release, check it with "
+                f"profile={profile!r} (refups check --profile {profile}); skip=['S6.4'] checks the rest "
+                "under this profile.")
+    return ""
 
 
 def _special_features(up, latents, profile):
@@ -836,7 +865,12 @@ def _special_features(up, latents, profile):
     if len(shapes) == 1:
         notes.append(f"a single level: the output is y_0 unchanged (S6.5); {exclude('min_levels=2', 'S6.5')}")
     empty = [i for i in range(len(shapes) - 1) if shapes[i][1] == 0]
-    if empty:
+    if empty and up.empty_levels == "continue":
+        notes.append(f"level{'s' if len(empty) > 1 else ''} {', '.join(map(str, empty))} "
+                     f"{'have' if len(empty) > 1 else 'has'} no channels: Cool-chic 4.0 skips "
+                     f"{'them' if len(empty) > 1 else 'it'} and the loop goes on to level 0 (S6.8); "
+                     f"{exclude('min_channels=1', 'S6.8')}")
+    elif empty:
         stop = max(empty)
         what = ("the loop stops before it, and the output keeps level 1's resolution" if stop == 0 else
                 f"the loop stops there, the output keeps level {stop + 1}'s resolution and the finer "
@@ -848,7 +882,7 @@ def _special_features(up, latents, profile):
                      f"{exclude('min_channels=1', 'empty_coarsest')}")
     if shapes[0][0] > 1:
         notes.append(f"batch {shapes[0][0]} (S6); {exclude('max_batch=1', 'batch_mixing')}")
-    levels = prefiltered_levels(shapes)
+    levels = transition_levels(shapes, "continue" if up.empty_levels == "continue" else "stop")
     if _odd_prefiltered(shapes):
         notes.append(f"odd sizes: an upsampled level is cropped to its finer level (S6.7); "
                      f"{exclude('odd_sizes=False', 'S6.7')}")

@@ -33,6 +33,7 @@ from .io import FileError, read_json
 from .output import check_output, write_json
 from .suite import CASE_ID, _manifest, case_arrays, check_manifest, inside, schema, write_case
 from .upsampling import Upsampling
+from .versions import check_empty_levels, depends_on_release, transition_levels
 
 __all__ = ["EXACT_LIMIT", "add_case"]
 
@@ -41,11 +42,10 @@ __all__ = ["EXACT_LIMIT", "add_case"]
 EXACT_LIMIT = 256 * 256
 
 
-def _clauses(shapes):
+def _clauses(shapes, empty_levels):
     clauses = ["S4", "S5", "S6"]
-    stop = next((i for i in range(len(shapes) - 2, -1, -1) if shapes[i][1] == 0), None)
-    if stop is not None:
-        clauses.append("S6.4")
+    if depends_on_release(shapes):
+        clauses.append("S6.4" if empty_levels == "stop" else "S6.8")
     if len(shapes) == 1:
         clauses.append("S6.5")
     if any(2 * b[2] != a[2] or 2 * b[3] != a[3] for a, b in zip(shapes, shapes[1:])):
@@ -53,14 +53,10 @@ def _clauses(shapes):
     return clauses
 
 
-def _finest_samples(shapes):
+def _finest_samples(shapes, empty_levels):
     """Samples in the finest level the loop reaches (S6.4 drops the levels below an empty one)."""
-    reached = len(shapes) - 1
-    for i in range(len(shapes) - 2, -1, -1):
-        if shapes[i][1] == 0:
-            break
-        reached = i
-    B, _, H, W = shapes[reached]
+    levels = transition_levels(shapes, empty_levels)
+    B, _, H, W = shapes[levels[-1] if levels else len(shapes) - 1]
     return B * H * W
 
 
@@ -68,13 +64,14 @@ def _read_manifest(suite):
     path = suite / "manifest.json"
     manifest = read_json(path)
     check_manifest(manifest, path)
-    for entry in manifest["cases"]:
+    for entry in manifest["cases"]:  # written again as the current version
         entry.setdefault("source", "not recorded (format_version 2)")
+        entry.setdefault("empty_levels", "stop")
     return manifest
 
 
 def add_case(suite, case_id, latents, params, *, description=None, source=None, expected="auto",
-             force=False):
+             force=False, empty_levels="stop"):
     """Write a case of your own data into the suite folder ``suite``; return its manifest entry.
 
     Parameters
@@ -90,6 +87,9 @@ def add_case(suite, case_id, latents, params, *, description=None, source=None, 
         configuration is read from them (:func:`refups.io.config_from_params`).
     expected : {"auto", "exact", "float64"}
         ``"auto"``: exact up to :data:`EXACT_LIMIT` samples, else float64.
+    empty_levels : {"stop", "continue", "error"}
+        The Cool-chic release line the expected values follow on a level
+        without channels (S6.8); ``"continue"`` makes a Cool-chic 4.0 case.
 
     Examples
     --------
@@ -98,7 +98,7 @@ def add_case(suite, case_id, latents, params, *, description=None, source=None, 
     >>> model = real_model("kodim14")
     >>> suite = pathlib.Path(tempfile.mkdtemp()) / "mine"
     >>> entry = add_case(suite, "kodim14_corner", window(model.latents, 0, 0, 16, 24), model.params)
-    >>> entry["expected"], entry["profiles"], sorted(p.name for p in suite.iterdir())
+    >>> entry["expected"], entry["profiles"][:3], sorted(p.name for p in suite.iterdir())
     ('exact', ['full', 'coolchic', 'bitstream'], ['kodim14_corner', 'manifest.json', 'manifest.schema.json'])
     """
     from .io import config_from_params
@@ -108,6 +108,7 @@ def add_case(suite, case_id, latents, params, *, description=None, source=None, 
         raise ValueError(f"case_id must match {CASE_ID.pattern}; got {case_id!r}")
     if expected not in ("auto", "exact", "float64"):
         raise ValueError(f"expected must be 'auto', 'exact' or 'float64'; got {expected!r}")
+    check_empty_levels(empty_levels)
     if not hasattr(params, "items"):
         raise TypeError(f"params must be a mapping of Cool-chic names to arrays; got {type(params).__name__}")
     # 1. The suite folder: nothing, an empty folder, or a suite whose manifest this refups reads.
@@ -126,15 +127,16 @@ def add_case(suite, case_id, latents, params, *, description=None, source=None, 
     # 2. The inputs: everything checked, every expected value computed, before anything is written.
     latents = check_latents(latents)  # a list of 4-D real arrays, sizes as S6.7 says (S10)
     config = config_from_params(params)
-    up = Upsampling(*config)
+    up = Upsampling(*config, empty_levels=empty_levels)
     up.set_param(params)
     params = OrderedDict((name, np.asarray(value, dtype=np.float64)) for name, value in params.items())
     shapes = tuple(np.shape(y) for y in latents)
+    transition_levels(shapes, empty_levels)  # 3.4's refusal of a level without channels, before any work
     if expected == "auto":
-        expected = "exact" if _finest_samples(shapes) <= EXACT_LIMIT else "float64"
+        expected = "exact" if _finest_samples(shapes, empty_levels) <= EXACT_LIMIT else "float64"
     arrays = case_arrays(up, latents, params, expected)  # checks the latents (S10) first
     case = Case(case_id, description or f"your own data: {len(shapes)} levels, level 0 of shape {shapes[0]}",
-                tuple(_clauses(shapes)), (), config, shapes)
+                tuple(_clauses(shapes, empty_levels)), (), config, shapes, empty_levels=empty_levels)
     # 3. Writing: the case under a temporary name, renamed into place, then the manifest.
     created = not suite.exists()
     suite.mkdir(parents=True, exist_ok=True)

@@ -21,10 +21,11 @@ from .bounds import stage_bounds
 from .inprocess import Caller, import_target
 from .io import FileError, load_npy
 from .output import save_npy, write_json
-from .profiles import PROFILES, check_profile
+from .profiles import PROFILES, RELEASE_PROFILES, check_profile
 from .runner import CaseRun, check_command, run_case
 from .suite import TOLERANCE_RULE, default_suite_path, generate_suite, inside, load_suite
 from .upsampling import Upsampling
+from .versions import depends_on_release, release_name
 
 __all__ = ["PLANE_SCALE", "TIERS", "compare", "judge", "plane_errors", "report_to_json", "select_cases", "ulp_distance", "common_cause", "release_verdict",
            "verify"]
@@ -223,7 +224,7 @@ def select_cases(manifest, profile="full", select=(), skip=()):
     run, not_run = [], []
     for entry in entries:
         if profile not in entry.get("profiles", []):
-            why = PROFILES[profile].violations(_config(entry), _shapes(entry))
+            why = PROFILES[profile].violations(_config(entry), _shapes(entry), entry.get("empty_levels", "stop"))
             not_run.append((entry["id"], f"not in profile {profile}: " + ("; ".join(why) or "not listed")))
         elif select and not any(_matches(token, entry) for token in select):
             not_run.append((entry["id"], "not selected by --select"))
@@ -253,7 +254,7 @@ def _read_candidate(file, dtype):
 def _case_module(entry, arrays):
     """The case's module and latents, rebuilt from the suite's files."""
     config = {key: value for key, value in entry["config"].items() if key != "n_levels"}
-    up = Upsampling(**config)
+    up = Upsampling(**config, empty_levels=entry.get("empty_levels", "stop"))
     up.set_param({name: arrays[f"param.{name}"] for name in up.get_param() if f"param.{name}" in arrays})
     latents = [arrays[f"latent_{i}"] for i in range(entry["config"]["n_levels"])]
     return up, latents
@@ -526,61 +527,72 @@ def verify(candidate, golden=None, dtype=None, *, profile="full", select=(), ski
             "release": release_verdict(rows)}
 
 
-def _stopping(entry):
-    shapes = _shapes(entry)
-    return any(shape[1] == 0 for shape in shapes[:-1])
-
-
 def _release_match(entry, arrays, case_dir):
-    """The older Cool-chic release whose result the candidate's output is, on a case with a level
-    that stops the loop (S6.4, S6.8); None when it is not one, or when there is no output."""
-    if not _stopping(entry):
+    """The other Cool-chic release line whose result the candidate's output is (S6.8).
+
+    Only on a case where the lines differ (a level below the coarsest without
+    channels): ``"Cool-chic 4.0"`` or ``"Cool-chic 4.1"``, ``"no output"``
+    when the candidate wrote none (3.4 refuses such a level), else None.
+    """
+    if not depends_on_release(_shapes(entry)):
         return None
     if not (case_dir / "output.npy").is_file():
         return "no output"
-    actual, problem = _read_candidate(case_dir / "output.npy", None)
+    actual, _ = _read_candidate(case_dir / "output.npy", None)
+    if actual is None:
+        return None
     up, latents = _case_module(entry, arrays)
-    older = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel,
-                       empty_levels="continue")
-    older.set_param(up.get_param())
-    try:
-        expected = older(latents)
-    except ValueError:  # e.g. no upsampling filter for the transitions 4.0 would also run
-        return None
-    if actual is None or actual.shape != expected.shape:
-        return None
-    bound = stage_bounds(older, latents, actual.dtype)["output"] + stage_bounds(older, latents, np.float64)["output"]
-    with np.errstate(invalid="ignore", over="ignore"):
-        inside_bound = np.abs(actual.astype(np.float64) - expected) <= bound + np.finfo(np.float64).eps * np.abs(expected)
-    return "Cool-chic 4.0" if bool(np.all(inside_bound)) else None
+    for empty_levels in ("stop", "continue"):
+        if empty_levels == up.empty_levels:
+            continue
+        other = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel,
+                           empty_levels=empty_levels)
+        other.set_param(up.get_param())
+        try:
+            expected = other(latents)
+        except ValueError:  # e.g. no upsampling filter for the transitions 4.0 would also run
+            continue
+        if actual.shape != expected.shape:
+            continue
+        bound = (stage_bounds(other, latents, actual.dtype)["output"]
+                 + stage_bounds(other, latents, np.float64)["output"])
+        with np.errstate(invalid="ignore", over="ignore"):
+            close = np.abs(actual.astype(np.float64) - expected) <= bound + np.finfo(np.float64).eps * np.abs(expected)
+        if bool(np.all(close)):
+            return release_name(empty_levels)
+    return None
 
 
 def release_verdict(rows):
-    """A sentence naming the older Cool-chic release the failures match, or None (S6.8).
+    """A sentence naming the other Cool-chic release line the failures match, or None (S6.8).
 
-    Every failing case must be one with a level without channels, and each
-    must match: 4.0's output (``behaves_like``), or no output at all from a
-    program that failed on it (3.4 refuses such a level).
+    Every failing case must be one where the release lines differ, and all
+    must match the same line: its output (``behaves_like``), or no output
+    at all from a program that failed on it (3.4 refuses such a level). The
+    sentence names the profile that holds that line's cases.
 
     Examples
     --------
     >>> print(release_verdict([{"status": "FAIL", "behaves_like": "Cool-chic 4.0"}, {"status": "PASS"}]))
-    this implementation behaves like Cool-chic 4.0 on levels without channels: its 1 failing case is 4.0's result, which goes on to full resolution (S6.8) where 4.1 and later stop (S6.4)
+    this implementation behaves like Cool-chic 4.0 on levels without channels: its 1 failing case is 4.0's result, which goes on to full resolution (S6.8) where 4.1 and later stop (S6.4); profile coolchic_4_0 holds that release's cases
     """
     failing = [row for row in rows if row["status"] != "PASS"]
     found = {row.get("behaves_like") for row in failing}
-    if not failing or None in found:
+    if not failing or None in found or len(found) > 1:
         return None
     cases = f"{len(failing)} failing case{'s' if len(failing) > 1 else ''}"
+    are = "are" if len(failing) > 1 else "is"
     if found == {"Cool-chic 4.0"}:
-        return (f"this implementation behaves like Cool-chic 4.0 on levels without channels: its {cases} "
-                f"{'are' if len(failing) > 1 else 'is'} 4.0's result, which goes on to full resolution (S6.8) "
-                "where 4.1 and later stop (S6.4)")
-    if found == {"no output"}:
-        return (f"this implementation may follow Cool-chic 3.4 on levels without channels: its {cases} "
-                f"{'all have' if len(failing) > 1 else 'has'} a level without channels and no output; 3.4 "
-                "refuses such a level (S6.8)")
-    return None
+        return (f"this implementation behaves like Cool-chic 4.0 on levels without channels: its {cases} {are} "
+                "4.0's result, which goes on to full resolution (S6.8) where 4.1 and later stop (S6.4); "
+                f"profile {RELEASE_PROFILES['continue']} holds that release's cases")
+    if found == {"Cool-chic 4.1"}:
+        return (f"this implementation behaves like Cool-chic 4.1 and later on levels without channels: its {cases} "
+                f"{are} their result, which stops there (S6.4) where 4.0 goes on to full resolution (S6.8); "
+                f"profile {RELEASE_PROFILES['stop']} holds that release's cases")
+    return (f"this implementation may follow Cool-chic 3.4 on levels without channels: its {cases} "
+            f"{'all have' if len(failing) > 1 else 'has'} a level without channels and no output; 3.4 "
+            f"refuses such a level (S6.8); profile {RELEASE_PROFILES['error']} leaves such levels out")
 
 
 def _cause_dict(found):

@@ -23,7 +23,8 @@ Examples
 ([2], [2, 1, 0])
 """
 
-__all__ = ["EMPTY_LEVELS", "RELEASES", "check_empty_levels", "transition_levels"]
+__all__ = ["EMPTY_LEVELS", "RELEASES", "check_empty_levels", "depends_on_release", "release_name",
+           "transition_levels"]
 
 #: The choices of ``empty_levels`` and the Cool-chic releases that behave that way.
 EMPTY_LEVELS = {
@@ -34,6 +35,33 @@ EMPTY_LEVELS = {
 
 #: Release line -> its ``empty_levels``.
 RELEASES = {"3.4": "error", "4.0": "continue", "4.1": "stop"}
+
+
+def release_name(empty_levels):
+    """The short name of the release line that behaves as ``empty_levels`` says.
+
+    Examples
+    --------
+    >>> release_name("continue"), release_name("stop")
+    ('Cool-chic 4.0', 'Cool-chic 4.1')
+    """
+    return "Cool-chic " + next(release for release, value in RELEASES.items() if value == empty_levels)
+
+
+def depends_on_release(shapes):
+    """Whether the release lines give different results on levels of these shapes.
+
+    They differ exactly when a level other than the coarsest has no channels:
+    4.1 stops there, 4.0 goes on to level 0, 3.4 refuses it.
+
+    Examples
+    --------
+    >>> depends_on_release([(1, 1, 4, 4), (1, 0, 2, 2), (1, 1, 1, 1)])
+    True
+    >>> depends_on_release([(1, 1, 4, 4), (1, 1, 2, 2), (1, 0, 1, 1)])
+    False
+    """
+    return any(shape[1] == 0 for shape in list(shapes)[:-1])
 
 
 def check_empty_levels(value, name="empty_levels"):

@@ -77,7 +77,7 @@ def test_verify_missing_output_is_a_failure_not_an_error(suite, tmp_path, capsys
     ("checksum", r"latent_0\.npy: checksum mismatch with manifest\.json$"),
     ("manifest", r"manifest\.json: is not valid JSON"),
     ("no-candidate", r"nowhere: no such folder$"),
-    ("profile", r"profile must be one of 'full', 'coolchic', 'bitstream'; got 'cool-chic'$"),
+    ("profile", r"profile must be one of 'full', 'coolchic', 'bitstream', 'coolchic_4_0', 'coolchic_3_4'; got 'cool-chic'$"),
     ("select", r"--select must name case ids, flags or clause ids of the suite; got 'nothing'$"),
     ("empty-selection", r"no case of the suite is left to run"),
     ("run-without-out", r"--run must contain \{case\} and \{out\}; got 'true \{case\}'$"),
@@ -141,7 +141,7 @@ def test_verify_without_golden_uses_the_committed_suite(tmp_path, capsys):
     assert default_suite_path() == committed
     status, out, _ = run(capsys, "verify", tmp_path)
     assert out.splitlines()[0] == f"golden: {committed}"
-    assert status == 1 and f"0 passed, {len(CASES)} failed" in out
+    assert status == 1 and f"0 passed, {sum('full' in c.profiles for c in CASES)} failed" in out
 
 
 def test_verify_regenerates_when_no_suite_is_committed(tmp_path, capsys, monkeypatch):
@@ -332,8 +332,8 @@ def test_check_fails_with_a_report_and_a_reproducer_and_a_seed_repeats_it(candid
                           r"got 'my_candidates'$"),
     ("nowhere_module:f", [], r"cannot import module 'nowhere_module' \(ModuleNotFoundError: No module named "),
     ("my_candidates:missing", [], r"module 'my_candidates' has no function 'missing'$"),
-    ("my_candidates:good", ["--profile", "all"], r"profile must be one of 'full', 'coolchic', 'bitstream'; "
-                                                 r"got 'all'$"),
+    ("my_candidates:good", ["--profile", "all"], r"profile must be one of 'full', 'coolchic', 'bitstream', "
+                                                 r"'coolchic_4_0', 'coolchic_3_4'; got 'all'$"),
     ("my_candidates:good", ["--max-examples", "0"], r"max_examples must be an integer >= 1; got 0$"),
 ])
 def test_check_usage_errors_exit_2_with_one_line(candidates_module, capsys, target, extra, pattern):

@@ -53,10 +53,21 @@ def test_decoder_behaviours_reported_for_cool_chics_cpp_decoder_fail_by_name():
 def test_profiles_are_nested_and_explain_every_refusal(config, latents):
     shapes = [y.shape for y in latents]
     names = profiles_of(config, shapes)
+    older = profiles_of(config, shapes, "continue")  # expected values computed as Cool-chic 4.0 does
     assert names[0] == "full"
     if "bitstream" in names:
         assert "coolchic" in names
+    if "coolchic_3_4" in names:  # 3.4's domain is where every release line agrees
+        assert names == older and {"coolchic", "coolchic_4_0"} <= set(names)
     for name, profile in PROFILES.items():
-        assert (name in names) == (profile.violations(config, shapes) == [])
-    # The coolchic rule in its own words: no pre-filtered level has two channels or more.
+        assert (name in names) == (profile.violations(config, shapes, "stop") == [])
+        assert (name in older) == (profile.violations(config, shapes, "continue") == [])
+    # The rules in their own words: no pre-filtered level has two channels or more; 4.0 pre-filters
+    # every level below the coarsest that has channels; 3.4 needs exactly one channel on each.
+    below = [shape[1] for shape in shapes[:-1]]
     assert ("coolchic" in names) == all(shapes[i][1] <= 1 for i in prefiltered_levels(shapes))
+    assert ("coolchic_4_0" in older) == all(C <= 1 for C in below)
+    assert ("coolchic_4_0" in names) == all(C == 1 for C in below)
+    assert ("coolchic_3_4" in names) == all(C == 1 for C in below)
+    # Where the lines differ, a case computed one way belongs to that line's profiles only.
+    assert ("full" in older) == (0 not in below)

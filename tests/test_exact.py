@@ -368,7 +368,7 @@ def golden_case(case_id):
     entry = next(e for e in manifest["cases"] if e["id"] == case_id)
     arrays = data[case_id]
     config = {key: value for key, value in entry["config"].items() if key != "n_levels"}
-    up = Upsampling(**config)
+    up = Upsampling(**config, empty_levels=entry.get("empty_levels", "stop"))
     up.set_param({name: arrays["param." + name] for name in up.get_param() if "param." + name in arrays})
     latents = [arrays[f"latent_{i}"] for i in range(entry["config"]["n_levels"])]
     return entry, arrays, up, latents, upsampling_exact(up, latents)

@@ -67,10 +67,12 @@ def test_the_suite_holds_every_real_model_with_its_provenance():
     import json
     manifest = json.loads((COMMITTED / "manifest.json").read_text())
     real = {entry["id"]: entry for entry in manifest["cases"] if "real_model" in entry["flags"]}
-    assert set(real) == {f"real_{name}" for name in REAL_MODELS}
+    assert set(real) == {f"real_{name}" for name in REAL_MODELS} | {"real_basketball_b_motion_4_0"}
     for name in REAL_MODELS:
         entry = real[f"real_{name}"]
-        assert set(entry["profiles"]) == {"full", "coolchic", "bitstream"}
+        # Every profile; the motion instance, whose finest levels are empty, the current release line's.
+        older = set() if name == "basketball_b_motion" else {"coolchic_4_0", "coolchic_3_4"}
+        assert set(entry["profiles"]) == {"full", "coolchic", "bitstream"} | older
         assert entry["source"].startswith("real: Cool-chic's sample bitstream samples/bitstreams/")
         assert "BSD 3-Clause" in entry["source"] and f"refups/real_models/{name}" in entry["source"]
         # The case's latents are the window of the real model, as the case says.
@@ -83,6 +85,17 @@ def test_the_suite_holds_every_real_model_with_its_provenance():
     assert "S6.4" in motion["clauses"] and "empty_level_stop" in motion["flags"]
     output = next(spec for spec in motion["files"] if spec["path"] == "output.npy")
     assert output["shape"] == [1, 5, 48, 80]  # stops at level 2, as Cool-chic's decoder does
+    # The same instance as Cool-chic 4.0 decodes it: the two empty levels skipped, full resolution.
+    older = real["real_basketball_b_motion_4_0"]
+    assert older["profiles"] == ["coolchic_4_0"] and older["empty_levels"] == "continue"
+    assert "S6.8" in older["clauses"] and "empty_level_continue" in older["flags"]
+    assert "BSD 3-Clause" in older["source"] and "refups/real_models/basketball_b_motion" in older["source"]
+    case = CASES_BY_ID["real_basketball_b_motion_4_0"]
+    expected = window(real_model("basketball_b_motion").latents, *case.real[1:], *case.shapes[0][2:])
+    for i, y in enumerate(expected):
+        assert np.array_equal(np.load(COMMITTED / case.id / f"latent_{i}.npy"), y)
+    output = next(spec for spec in older["files"] if spec["path"] == "output.npy")
+    assert output["shape"] == [1, 5, 96, 160]
 
 
 def test_coolchic_decoder_output_is_within_the_float32_bound():

@@ -440,6 +440,9 @@ MANIFEST_CASES = [
      r"manifest\.json: case 0 \(s4_worked_example\): stage 'transition_9\.upsampled' has no entry in 'files'$"),
     ("no-float32-tolerance", _manifest(lambda m: m["cases"][0]["tolerance"].pop("float32")),
      r"manifest\.json: case 0 \(s4_worked_example\): 'tolerance' must have a float32 entry with rtol and atol$"),
+    ("empty-levels-unknown", _case0("empty_levels", "skip"),
+     r"manifest\.json: case 0 \(s4_worked_example\): 'empty_levels' must be one of 'stop', 'continue', 'error'; "
+     r"got 'skip'$"),
     ("tolerance-a-string", _case0("tolerance", "1e-12"),
      r"manifest\.json: case 0 \(s4_worked_example\): 'tolerance' must be an object; got str$"),
     ("rtol-a-string", _manifest(lambda m: m["cases"][0]["tolerance"]["float64"].__setitem__("rtol", "0")),
@@ -455,16 +458,16 @@ MANIFEST_CASES = [
      r"manifest\.json: holds NaN; numbers must be finite$"),
     ("manifest-a-fifo", None, r"manifest\.json: is a FIFO, not a regular file$"),
     # An unknown layout version is refused first: a newer suite may differ anywhere.
-    ("format-version-4", _manifest(lambda m: m.update(format_version=4)),
-     r"manifest\.json: has format_version 4; this refups \(version [^)]+\) reads format_version 2 or 3 only$"),
-    ("format-version-4-new-layout", lambda m: json.dumps({"format_version": 4, "suites": {}}),
-     r"manifest\.json: has format_version 4; this refups \(version [^)]+\) reads format_version 2 or 3 only$"),
+    ("format-version-5", _manifest(lambda m: m.update(format_version=5)),
+     r"manifest\.json: has format_version 5; this refups \(version [^)]+\) reads format_version 2, 3 or 4 only$"),
+    ("format-version-5-new-layout", lambda m: json.dumps({"format_version": 5, "suites": {}}),
+     r"manifest\.json: has format_version 5; this refups \(version [^)]+\) reads format_version 2, 3 or 4 only$"),
     ("no-format-version", _manifest(lambda m: m.pop("format_version")),
-     r"manifest\.json: has no format_version; this refups \(version [^)]+\) reads format_version 2 or 3 only$"),
+     r"manifest\.json: has no format_version; this refups \(version [^)]+\) reads format_version 2, 3 or 4 only$"),
     ("format-version-a-string", _manifest(lambda m: m.update(format_version="2")),
-     r"manifest\.json: has format_version '2'; .* reads format_version 2 or 3 only$"),
+     r"manifest\.json: has format_version '2'; .* reads format_version 2, 3 or 4 only$"),
     ("format-version-true", _manifest(lambda m: m.update(format_version=True)),
-     r"manifest\.json: has format_version True; .* reads format_version 2 or 3 only$"),
+     r"manifest\.json: has format_version True; .* reads format_version 2, 3 or 4 only$"),
 ]
 
 
@@ -486,21 +489,33 @@ def test_a_newer_suite_is_refused_even_when_the_candidate_would_pass(suite, tmp_
     candidate = copy_expected(suite, tmp_path / "cand")
     assert run_main(capsys, ["verify", candidate, "--golden", suite])[0] == 0
     path = suite / "manifest.json"
-    path.write_text(json.dumps(dict(json.loads(path.read_text()), format_version=4)))
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), format_version=5)))
     status, stdout, err = run_main(capsys, ["verify", candidate, "--golden", suite])
     assert stdout == ""  # no report, no verdict
-    assert_one_line(status, err, rf"{re.escape(str(path))}: has format_version 4; .* reads format_version 2 or 3 only$")
+    assert_one_line(status, err, rf"{re.escape(str(path))}: has format_version 5; .* reads format_version 2, 3 or 4 only$")
 
 
 def test_a_format_version_2_suite_is_still_read_as_exact(suite, tmp_path, capsys):
     path = suite / "manifest.json"
     manifest = json.loads(path.read_text())
     for entry in manifest["cases"]:
-        del entry["expected"], entry["source"]  # what version 2 did not have
+        del entry["expected"], entry["source"], entry["empty_levels"]  # what version 2 did not have
     path.write_text(json.dumps(dict(manifest, format_version=2)))
     candidate = copy_expected(suite, tmp_path / "cand")
     report = verify(candidate, golden=suite)
     assert report["passed"] and {row["tier"] for row in report["cases"]} == {"exact"}
+
+
+def test_a_format_version_3_case_follows_the_current_release_line(suite, tmp_path):
+    path = suite / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for entry in manifest["cases"]:
+        del entry["empty_levels"]  # what version 3 did not have
+    path.write_text(json.dumps(dict(manifest, format_version=3)))
+    loaded, _ = load_suite(suite)
+    assert {entry["empty_levels"] for entry in loaded["cases"]} == {"stop"}
+    report = verify(copy_expected(suite, tmp_path / "cand"), golden=suite, profile="coolchic")
+    assert report["passed"]
 
 
 def test_a_candidate_output_claiming_2_40_values_fails_its_case_only(suite, tmp_path, capsys):
@@ -1916,7 +1931,8 @@ positional arguments:
 options:
   -h, --help            show this help message and exit
   --golden DIR          suite folder (default: the committed suite, else one generated in memory)
-  --profile NAME        run the cases of this profile: full (default), coolchic, bitstream
+  --profile NAME        run the cases of this profile: full (default), coolchic, bitstream,
+                        coolchic_4_0, coolchic_3_4 (see --list-profiles)
   --select TOKENS       run only cases matching a case id, flag or clause id
   --skip TOKENS         do not run cases matching a case id, flag or clause id
   --run COMMAND         shell command run on every case first, with {case} and {out}
@@ -1944,8 +1960,9 @@ one worker process that imports it once (much faster than a command per
 case), and writes what it returns to CANDIDATE/<case id>/output.npy.
 
 --select and --skip take case ids, flags or clause ids (S6 also matches
-S6.1 ... S6.7), comma-separated or repeated; --list-profiles and --list-flags
-describe them.
+S6.1 ... S6.8), comma-separated or repeated; --list-profiles and --list-flags
+describe them. Profiles coolchic_4_0 and coolchic_3_4 hold the cases of older
+Cool-chic releases (spec S6.8); a failure that one of them explains is named.
 
 exit status: 0 every case run passes, 1 some case fails, 2 unusable input.
 
@@ -1954,6 +1971,7 @@ example:
   refups verify out --profile bitstream --run './decoder {case} {out}' --timeout 30
   refups verify mine --select phase_k2mod4,S6.4 --json report.json
   refups verify out --profile coolchic --call my_upsampling:upsample --dtype float32
+  refups verify out --profile coolchic_4_0 --call my_port:upsample  # a Cool-chic 4.0 port
 """,
     'refups check': """\
 usage: refups check [-h] [--profile NAME] [--dtype {float32,float64}] [--max-examples N]
@@ -1967,7 +1985,8 @@ positional arguments:
 
 options:
   -h, --help            show this help message and exit
-  --profile NAME        draw inputs inside this profile: coolchic (default), bitstream, full
+  --profile NAME        draw inputs inside this profile: coolchic (default), bitstream, full,
+                        coolchic_4_0, coolchic_3_4
   --dtype {float32,float64}
                         dtype of the latents given to your function (default: float64)
   --max-examples N      number of drawn cases (default: 100)
@@ -1991,6 +2010,7 @@ example:
   refups check my_upsampling:upsample
   refups check my_upsampling:upsample --profile full --dtype float32 --max-examples 500 --seed 1
   refups check my_upsampling:upsample --skip S6.4 --keep-going
+  refups check my_port:upsample --profile coolchic_3_4   # a port of Cool-chic 3.4
 """,
     'refups explain': """\
 usage: refups explain [-h] [--input VALUES] [--k K] [--half VALUES] [--prefilter] [--pyramid]
@@ -2032,7 +2052,8 @@ example:
     'refups run': """\
 usage: refups run [-h] --params PARAMS --latents LATENT [LATENT ...] --out OUT
                   [--ups-k-size UPS_K_SIZE] [--ups-preconcat-k-size UPS_PRECONCAT_K_SIZE]
-                  [--dtype {float32,float64}] [--dense] [--prefix PREFIX] [--trace DIR]
+                  [--dtype {float32,float64}] [--dense] [--empty-levels {stop,continue,error}]
+                  [--prefix PREFIX] [--trace DIR]
 
 Run the reference Upsampling on your own parameters and latents.
 
@@ -2052,6 +2073,9 @@ options:
                         computation dtype (default: float64, the reference, whatever the latents'
                         dtype; float32 emulates a single-precision implementation)
   --dense               use the dense 2-D path (Cool-chic's training mode)
+  --empty-levels {stop,continue,error}
+                        a level without channels: stop (Cool-chic 4.1 and later, default),
+                        continue (Cool-chic 4.0) or error (Cool-chic 3.4); spec S6.8
   --prefix PREFIX       use only the parameters whose names start with PREFIX, without it (e.g.
                         'upsampling.' in a whole model's state dict)
   --trace DIR           also write every intermediate to DIR (new or empty), laid out as a golden

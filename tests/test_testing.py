@@ -286,7 +286,7 @@ def test_a_user_strategy_outside_the_profile_is_rejected_with_a_fix():
 
 @pytest.mark.parametrize("arguments, error, message", [
     ({"candidate": 42}, TypeError, r"^candidate must be a callable candidate\(latents, params, config\); got int 42$"),
-    ({"profile": "cool-chic"}, ValueError, r"^profile must be one of 'full', 'coolchic', 'bitstream'; got 'cool-chic'$"),
+    ({"profile": "cool-chic"}, ValueError, r"^profile must be one of 'full', 'coolchic', 'bitstream', 'coolchic_4_0', 'coolchic_3_4'; got 'cool-chic'$"),
     ({"max_examples": 0}, ValueError, r"^max_examples must be an integer >= 1; got 0$"),
     ({"seed": "1"}, TypeError, r"^seed must be an integer or None; got '1'$"),
 ])
@@ -306,7 +306,7 @@ def test_strategies_stay_inside_their_profile(data):
                                         max_batch=3, profile=profile))
     up = data.draw(upsamplings(max_ups_k_size=18, max_preconcat_k_size=17, max_kernels=17, profile=profile))
     config = (up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel)
-    assert profile in profiles_of(config, [y.shape for y in latents])
+    assert profile in profiles_of(config, [y.shape for y in latents], PROFILES[profile].empty_levels)
 
 
 def test_profile_bounds_that_leave_nothing_are_errors():

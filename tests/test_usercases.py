@@ -189,8 +189,8 @@ def test_suite_folders_that_are_not_suites_are_refused(tmp_path, motion):
         add_case(tmp_path / "other", "a", motion.latents, motion.params)
     assert os.listdir(tmp_path / "other") == ["notes.txt"]
     (tmp_path / "newer").mkdir()
-    (tmp_path / "newer" / "manifest.json").write_text('{"format_version": 4, "cases": []}')
-    with pytest.raises(FileError, match=r"has format_version 4; .* reads format_version 2 or 3 only$"):
+    (tmp_path / "newer" / "manifest.json").write_text('{"format_version": 5, "cases": []}')
+    with pytest.raises(FileError, match=r"has format_version 5; .* reads format_version 2, 3 or 4 only$"):
         add_case(tmp_path / "newer", "a", motion.latents, motion.params)
 
 

@@ -99,7 +99,7 @@ def test_ulp_distance_counts_representable_values():
 
 COMMITTED_MANIFEST = {"cases": [
     {"id": case.id, "flags": list(case.flags), "clauses": list(case.clauses), "profiles": list(case.profiles),
-     "config": dict(zip(("ups_k_size", "ups_preconcat_k_size", "n_ups_kernel", "n_ups_preconcat_kernel"),
+     "empty_levels": case.empty_levels, "config": dict(zip(("ups_k_size", "ups_preconcat_k_size", "n_ups_kernel", "n_ups_preconcat_kernel"),
                         case.config)),
      "files": [{"path": f"latent_{i}.npy", "role": "input", "shape": list(shape)}
                for i, shape in enumerate(case.shapes)]}
@@ -114,8 +114,12 @@ def test_coolchic_profile_leaves_out_exactly_the_multichannel_prefilter_cases():
                            "Cool-chic's pre-concatenation filter takes at most 1",
         "exact_dyadic_ups8": "not in profile coolchic: level 0 is pre-filtered and has 2 channels; Cool-chic's "
                              "pre-concatenation filter takes at most 1",
+        # and the cases of Cool-chic 4.0's line, where it differs from the current one (S6.8)
+        **{case.id: "not in profile coolchic: a level without channels below the coarsest, computed as Cool-chic "
+                    "4.0 does (empty_levels='continue'); this profile follows Cool-chic 4.1 (empty_levels='stop')"
+           for case in CASES if case.empty_levels == "continue"},
     }
-    assert len(run) == len(CASES) - 2
+    assert len(run) == len(CASES) - 2 - 4
 
 
 def test_bitstream_profile_says_why_each_case_is_left_out():
@@ -144,7 +148,11 @@ def test_select_and_skip_take_ids_flags_and_clauses(select, skip, expected):
     run, not_run = select_cases(COMMITTED_MANIFEST, "full", select, skip)
     assert {entry["id"] for entry in run} == expected
     assert len(run) + len(not_run) == len(CASES)
-    assert {reason for case_id, reason in not_run} <= {"not selected by --select", "skipped by --skip"}
+    reasons = {case_id: reason for case_id, reason in not_run}
+    assert {reasons.pop(case.id) for case in CASES if "full" not in case.profiles} == {
+        "not in profile full: a level without channels below the coarsest, computed as Cool-chic 4.0 does "
+        "(empty_levels='continue'); this profile follows Cool-chic 4.1 (empty_levels='stop')"}
+    assert set(reasons.values()) <= {"not selected by --select", "skipped by --skip"}
 
 
 def test_selection_mistakes_are_errors():
@@ -153,7 +161,8 @@ def test_selection_mistakes_are_errors():
         select_cases(COMMITTED_MANIFEST, "full", skip=["S6.9"])
     with pytest.raises(ValueError, match=r"^no case of the suite is left to run \(profile bitstream"):
         select_cases(COMMITTED_MANIFEST, "bitstream", select=["multichannel_prefilter"])
-    with pytest.raises(ValueError, match=r"^profile must be one of 'full', 'coolchic', 'bitstream'; got 'all'$"):
+    with pytest.raises(ValueError, match=r"^profile must be one of 'full', 'coolchic', 'bitstream', 'coolchic_4_0', "
+                                         r"'coolchic_3_4'; got 'all'$"):
         select_cases(COMMITTED_MANIFEST, "all")
 
 

@@ -1,5 +1,7 @@
 """S6.8: Cool-chic's release lines on a level without channels (refups.versions), on every path."""
 
+import json
+
 import mutants
 import numpy as np
 import pytest
@@ -115,28 +117,75 @@ def test_the_4_0_mutant_is_exactly_the_4_0_line():
                                up(latents), rtol=0, atol=1e-12)
 
 
-def test_the_kit_names_the_release_a_failure_matches():
+def _release_candidate(empty_levels):
+    """A Cool-chic-like candidate of one release line, written without refups' own loop."""
+    def candidate(latents, params, config):
+        if empty_levels == "error" and any(np.shape(y)[1] == 0 for y in latents[:-1]):
+            raise RuntimeError("Given groups=1, weight of size [1, 1, 7, 7], expected input to have 1 channels")
+        return mutants.candidate(latents, params, config,
+                                 bug="zero_channel_skipped" if empty_levels == "continue" else None)
+    return candidate
+
+
+@pytest.mark.parametrize("empty_levels", ["stop", "continue", "error"])
+def test_each_release_line_passes_its_own_profile_and_is_named_by_the_others(empty_levels):
+    from refups.profiles import RELEASE_PROFILES
     from refups.testing import check_implementation
 
-    def release_4_0(latents, params, config):
-        return mutants.candidate(latents, params, config, bug="zero_channel_skipped")
+    candidate = _release_candidate(empty_levels)
+    named = {"stop": "This implementation behaves like Cool-chic 4.1 on levels without channels",
+             "continue": "This implementation behaves like Cool-chic 4.0 on levels without channels",
+             "error": "the candidate raised: Cool-chic 3.4 refuses such a level"}[empty_levels]
+    for line, profile in RELEASE_PROFILES.items():
+        # 3.4's profile holds the inputs where every line agrees: every line passes it.
+        if line == empty_levels or line == "error":
+            check_implementation(candidate, profile=profile, max_examples=30, derandomize=True)
+            continue
+        with pytest.raises(AssertionError) as info:
+            check_implementation(candidate, profile=profile, max_examples=30, derandomize=True)
+        report = str(info.value)
+        assert named in report, report
+        own = RELEASE_PROFILES[empty_levels]
+        assert f"profile={own!r} (refups check --profile {own})" in report
+        # and the rest of it is right under that profile
+        check_implementation(candidate, profile=profile, max_examples=30, derandomize=True, skip=["S6.4"])
 
-    def release_3_4(latents, params, config):
-        if any(np.shape(y)[1] == 0 for y in latents[:-1]):
-            raise RuntimeError("Given groups=1, weight of size [1, 1, 7, 7], expected input to have 1 channels")
-        return mutants.candidate(latents, params, config)
 
-    with pytest.raises(AssertionError, match="This implementation behaves like Cool-chic 4.0 on levels "
-                                             "without channels"):
-        check_implementation(release_4_0, max_examples=30, derandomize=True)
-    with pytest.raises(AssertionError, match="the candidate raised: Cool-chic 3.4 refuses such a level"):
-        check_implementation(release_3_4, max_examples=30, derandomize=True)
-    for candidate in (release_4_0, release_3_4):  # and the rest of each is right
-        check_implementation(candidate, max_examples=30, derandomize=True, skip=["S6.4"])
-    with pytest.raises(AssertionError) as info:  # a real bug is not excused
+def test_a_real_bug_is_not_excused_by_a_release_line():
+    from refups.testing import check_implementation
+
+    def wrong_on_empty_levels(latents, params, config):  # neither line's result where they differ
+        output = _release_candidate("continue")(latents, params, config)
+        if any(np.shape(y)[1] == 0 for y in latents[:-1]):  # one channel too many (even if there is none)
+            return np.concatenate([output, np.ones(output.shape[:1] + (1,) + output.shape[2:])], axis=1)
+        return output
+
+    with pytest.raises(AssertionError) as info:
         check_implementation(lambda *a: mutants.candidate(*a, bug="zero_padding"), max_examples=30,
                              derandomize=True)
     assert "behaves like Cool-chic" not in str(info.value)
+    for profile in ("coolchic", "coolchic_4_0"):
+        with pytest.raises(AssertionError) as info:
+            check_implementation(wrong_on_empty_levels, max_examples=30, derandomize=True, profile=profile)
+        assert "level without channels" in str(info.value) or "no channels" in str(info.value)
+        assert "behaves like Cool-chic" not in str(info.value)
+
+
+def test_the_reproducer_of_a_4_0_profile_uses_its_release_line():
+    from refups.testing import check_implementation
+
+    with pytest.raises(AssertionError) as info:
+        check_implementation(_release_candidate("stop"), profile="coolchic_4_0", max_examples=30,
+                             derandomize=True)
+    reproducer = str(info.value).split("Reproducer:\n")[1]
+    assert "expected = reference_implementation(latents, params, config, empty_levels='continue')" in reproducer
+    # Run as printed, with the candidate put in: the 4.1 line fails it, the 4.0 line passes it.
+    from refups.testing import PLACEHOLDER
+
+    code = reproducer.replace(PLACEHOLDER, "candidate = CANDIDATE")
+    with pytest.raises(AssertionError):
+        exec(code, {"CANDIDATE": _release_candidate("stop")})
+    exec(code, {"CANDIDATE": _release_candidate("continue")})
 
 
 def test_verify_names_the_release_a_failing_candidate_follows(tmp_path, capsys):
@@ -161,6 +210,15 @@ def test_verify_names_the_release_a_failing_candidate_follows(tmp_path, capsys):
             assert status == 1
             assert ("release: this implementation behaves like Cool-chic 4.0 on levels without channels: its 4 "
                     "failing cases are 4.0's result") in text
+    # Under 4.0's profile: 4.0 passes, 4.1 is named.
+    assert main(["verify", str(tmp_path / "4.0"), "--golden", str(suite), "--profile", "coolchic_4_0"]) == 0
+    assert "release:" not in capsys.readouterr().out
+    status = main(["verify", str(tmp_path / "4.1"), "--golden", str(suite), "--profile", "coolchic_4_0",
+                   "--select", "S6.8"])
+    text = capsys.readouterr().out
+    assert status == 1
+    assert ("release: this implementation behaves like Cool-chic 4.1 and later on levels without channels: its "
+            "4 failing cases are their result") in text
     # A 3.4-like program: no output where a level has no channels.
     for case_id in manifest_ids:
         latents, _, _ = load_case(suite / case_id)
@@ -171,11 +229,11 @@ def test_verify_names_the_release_a_failing_candidate_follows(tmp_path, capsys):
 
 
 def test_the_verdict_table_of_the_commentary_is_measured(tmp_path):
+    import json
     import pathlib
     import re
 
-    import json
-
+    from refups.profiles import PROFILES
     from refups.suite import default_suite_path, load_case
     from refups.verification import release_verdict, verify
 
@@ -184,6 +242,7 @@ def test_the_verdict_table_of_the_commentary_is_measured(tmp_path):
     page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "semantics.md").read_text()
     table = page.split("## The verdict each release line gets")[1]
     names = {"stop": "Cool-chic 4.1 and later", "continue": "Cool-chic 4.0", "error": "Cool-chic 3.4"}
+    named = {"stop": "named as 4.1", "continue": "named as 4.0", "error": "named as possibly 3.4"}
     for empty_levels, name in names.items():
         out = tmp_path / empty_levels
         for case_dir in sorted(p for p in suite.iterdir() if p.is_dir()):
@@ -195,17 +254,62 @@ def test_the_verdict_table_of_the_commentary_is_measured(tmp_path):
                 np.save(out / case_dir.name / "output.npy", up(latents))
             except ValueError:
                 pass  # 3.4 refuses the level: no output
-        report = verify(out, golden=suite, profile="full")  # the other profiles are subsets of it
+        # Two runs see every case once: full (the current line) and coolchic_4_0 (4.0's cases).
+        rows = {row["id"]: row for profile in ("full", "coolchic_4_0")
+                for row in verify(out, golden=suite, profile=profile)["cases"]}
+        assert set(rows) == set(profiles)
         cells = []
-        for profile in ("full", "coolchic", "bitstream"):
-            rows = [row for row in report["cases"] if profile in profiles[row["id"]]]
-            n, failed = len(rows), sum(row["status"] != "PASS" for row in rows)
+        for profile in PROFILES:
+            ran = [row for case_id, row in rows.items() if profile in profiles[case_id]]
+            n, failed = len(ran), sum(row["status"] != "PASS" for row in ran)
             if not failed:
                 cells.append(f"PASS, {n} of {n}")
             else:
-                named = {"continue": "named as 4.0", "error": "named as possibly 3.4"}[empty_levels]
-                assert ("4.0" if empty_levels == "continue" else "3.4") in release_verdict(rows)
-                cells.append(f"FAIL, {failed} of {n} fail, {named}")
+                verdict = release_verdict(ran)
+                assert verdict and named[empty_levels].split()[-1] in verdict
+                cells.append(f"FAIL, {failed} of {n} fail, {named[empty_levels]}")
         row = f"| {name} (`{empty_levels!r}`) | " + " | ".join(cells) + " |"
         row = row.replace("'", '"')
         assert row in table, (row, re.findall(r"^\|.*$", table, re.M))
+
+def test_a_case_of_your_own_for_cool_chic_4_0(tmp_path, capsys):
+    """add-case --empty-levels continue: 4.0's expected values, its profile, a 4.0 port passes it."""
+    from refups.cli import main
+    from refups.io import params_to_json
+    from refups.realdata import real_model, window
+
+    model = real_model("basketball_b_motion")
+    latents = window(model.latents, 0, 0, 64, 64)  # levels 0 and 1 without channels
+    files = []
+    for i, y in enumerate(latents):
+        files.append(tmp_path / f"latent_{i}.npy")
+        np.save(files[-1], y)
+    (tmp_path / "params.json").write_text(json.dumps(params_to_json(model.params)))
+    suite = tmp_path / "mine"
+    assert main(["add-case", str(suite), "--id", "motion_4_0", "--params", str(tmp_path / "params.json"),
+                 "--latents", *map(str, files), "--empty-levels", "continue"]) == 0
+    assert "profiles coolchic_4_0, output (1, 5, 64, 64)" in capsys.readouterr().out
+    entry = json.loads((suite / "manifest.json").read_text())["cases"][0]
+    assert entry["empty_levels"] == "continue" and "S6.8" in entry["clauses"] and "S6.4" not in entry["clauses"]
+    up = as_version(Upsampling(*model.config), "continue")
+    up.set_param(model.params)
+    assert_upsampling_close(np.load(suite / "motion_4_0" / "output.npy"), up(latents), dtype=np.float64,
+                            atol=error_bounds(up, latents, np.float64))
+    # refups run computes the same with --empty-levels continue; a 4.0 port passes, a 4.1 one is named.
+    assert main(["run", "--params", str(tmp_path / "params.json"), "--latents", *map(str, files),
+                 "--out", str(tmp_path / "out.npy"), "--empty-levels", "continue"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), up(latents))
+    for line, status in [("continue", 0), ("stop", 1)]:
+        out = tmp_path / line
+        (out / "motion_4_0").mkdir(parents=True)
+        np.save(out / "motion_4_0" / "output.npy", as_version(up, line)(latents))
+        capsys.readouterr()
+        assert main(["verify", str(out), "--golden", str(suite), "--profile", "coolchic_4_0"]) == status
+        assert ("behaves like Cool-chic 4.1 and later" in capsys.readouterr().out) == (line == "stop")
+    # 3.4 refuses such a pyramid: a one-line error, nothing written.
+    before = sorted(p.name for p in suite.iterdir())
+    assert main(["add-case", str(suite), "--id", "motion_3_4", "--params", str(tmp_path / "params.json"),
+                 "--latents", *map(str, files), "--empty-levels", "error"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("refups add-case: error: latents[1] has no channels; with empty_levels='error' (Cool-chic 3.4)")
+    assert sorted(p.name for p in suite.iterdir()) == before
