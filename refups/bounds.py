@@ -60,15 +60,16 @@ def operation_counts(ups_k_size, ups_preconcat_k_size):
 
 
 def _bound(magnitude, counts, dtype):
-    """``gamma_N * B + N * tiny`` with one count ``N`` per channel (axis 1)."""
+    """``gamma_N * B + N * tiny`` with one count ``N`` per channel (axis 1), written over ``magnitude``."""
     u = np.finfo(dtype).eps / 2
     n = np.asarray(counts, dtype=np.float64).reshape(1, -1, 1, 1)
     gamma = n * u / (1 - n * u)
     # B is computed in float64; a relative 2**-40 covers its own rounding.
-    return gamma * magnitude * (1 + 2.0 ** -40) + n * np.finfo(dtype).tiny
+    np.multiply(magnitude, gamma * (1 + 2.0 ** -40), out=magnitude)
+    return np.add(magnitude, n * np.finfo(dtype).tiny, out=magnitude)
 
 
-def stage_bounds(up, latents, dtype):
+def stage_bounds(up, latents, dtype, *, workers=None):
     """Per-element bounds on ``|computed - exact|`` for every stage of ``up.trace(latents)``.
 
     Parameters
@@ -77,26 +78,29 @@ def stage_bounds(up, latents, dtype):
     latents : list of array_like, shapes (B, C_i, H_i, W_i)
     dtype : {float32, float64}
         The precision the implementation computes in.
+    workers : int, optional
+        Threads for the magnitudes ``B``, as in :meth:`refups.Upsampling.forward`.
 
     Returns
     -------
     dict
         ``{"transition_<idx>.upsampled": ..., "transition_<idx>.prefiltered": ...,
-        "output": ...}``, float64 arrays of the stages' shapes.
+        "output": ...}``, float64 arrays of the stages' shapes. The stages of a
+        transition are views of its output's bound, as in the trace.
     """
     dtype = np.dtype(dtype)
     magnitude = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel,
                            up.n_ups_preconcat_kernel, empty_levels=up.empty_levels)
     magnitude.set_param({name: np.abs(value) for name, value in up.get_param().items()})
-    trace = magnitude.trace([np.abs(np.asarray(y, dtype=np.float64)) for y in latents], workers=1)
+    trace = magnitude.trace([np.abs(np.asarray(y, dtype=np.float64)) for y in latents], workers=workers)
     n_ups, n_pre = operation_counts(up.ups_k_size, up.ups_preconcat_k_size)
     counts = [1] * np.shape(latents[-1])[1]  # the coarsest level, rounded to dtype
     bounds = {}
     for step in trace.transitions:
-        upsampled = [n + n_ups for n in counts]
-        prefiltered = [1 + n_pre] * step.prefiltered.shape[1]
-        bounds[f"transition_{step.index}.upsampled"] = _bound(step.upsampled, upsampled, dtype)
-        bounds[f"transition_{step.index}.prefiltered"] = _bound(step.prefiltered, prefiltered, dtype)
-        counts = prefiltered + upsampled  # S6.1: the finer level first
-    bounds["output"] = _bound(trace.output, counts, dtype)
+        # The step's output holds [prefiltered, upsampled] (S6.1): one pass bounds all three stages.
+        counts = [1 + n_pre] * step.prefiltered.shape[1] + [n + n_ups for n in counts]
+        _bound(step.output, counts, dtype)
+        bounds[f"transition_{step.index}.upsampled"] = step.upsampled
+        bounds[f"transition_{step.index}.prefiltered"] = step.prefiltered
+    bounds["output"] = trace.output if trace.transitions else _bound(trace.output, counts, dtype)
     return bounds

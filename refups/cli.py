@@ -211,7 +211,7 @@ def _parser():
                       help="use only the parameters whose names start with PREFIX, without it")
     case.add_argument("--expected", choices=["auto", "exact", "float64"], default="auto",
                       help="expected values: exact (correctly rounded) or refups' float64 path; auto: exact up "
-                           "to 65536 samples in the finest level reached (default)")
+                           "to 3840x2160 samples in the finest level reached (default)")
     case.add_argument("--description", metavar="TEXT", help="what the case is (default: its sizes)")
     case.add_argument("--empty-levels", choices=["stop", "continue", "error"], default="stop",
                       help="the release line the expected values follow on a level without channels: stop "

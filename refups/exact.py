@@ -1,4 +1,4 @@
-"""The exact, slow oracle: the Upsampling module computed without any rounding.
+"""The exact oracle: the Upsampling module computed without any rounding, twice.
 
 What it is
     A third computation of spec S4-S6, next to the fast paths
@@ -24,15 +24,16 @@ Why it can be exact
     the integers to float64 or float32: never through an intermediate float64
     for a float32 target, which could round twice (:func:`round_dyadic`).
 
-Cost
-    The filters follow the dense 2-D formulas of S4 and S5 (``k**2`` taps per
-    output sample, no separable shortcut), on Python integers that grow by
-    about 2 x 53 bits per transition with float64 kernels. Each kernel tap pair
-    is one vectorised NumPy operation over a whole channel, so the cost is
-    ``k**2`` object-array operations per channel and transition. The golden
-    suite's largest case (7 levels, 125 x 200, kernels of sizes 8 and 7, up to
-    about 700-bit numerators) takes about 0.6 s, and rounding its output
-    0.2 s more; a float64 forward pass of the same case takes milliseconds.
+Two oracles
+    :func:`upsampling_exact` is the obviously correct one: the filters follow
+    the dense 2-D formulas of S4 and S5 (``k**2`` taps per output sample, no
+    separable shortcut), on Python integers that grow by about 2 x 53 bits per
+    transition with float64 kernels; it costs a few hundred float64 forward
+    passes. :func:`upsampling_exact_rounded` computes the same values on
+    digit arrays (:mod:`refups.limbs`), with the float path's separable passes,
+    at about 6 to 10 forward passes on real models up to 3840x2160
+    (``benchmarks/bench_exact.py``); it writes the golden files. The first is
+    the test oracle of the second: they agree bit for bit (``tests/test_exact.py``).
 
 Only finite inputs have an exact value: NaN and infinities raise a
 :class:`ValueError` naming the argument. Integer inputs are taken exactly, even
@@ -52,12 +53,17 @@ array([[1.  , 1.25, 1.75, 2.5 , 3.5 , 4.  ]])
 import math
 import operator
 from dataclasses import dataclass
+from functools import partial
 from fractions import Fraction
 
 import numpy as np
 
+from scipy import ndimage
+
 from ._validation import as_real_array, check_latents
 from .kernels import check_preconcat_kernel_size, check_ups_kernel_size, symmetric_kernel
+from .limbs import MAX_TAPS, Limbs
+from .ops import _THREADS_MIN_BYTES, _shared_pool, resolve_workers, upsample_1d
 from .upsampling import Transition, UpsamplingTrace
 from .versions import transition_levels
 
@@ -599,11 +605,31 @@ def upsampling_exact(up, latents):
     return ExactTrace(u, transitions)
 
 
-def upsampling_exact_rounded(up, latents, dtype=np.float64):
+def upsampling_exact_rounded(up, latents, dtype=np.float64, *, workers=None):
     """The exact trace correctly rounded to ``dtype``: a :class:`refups.UpsamplingTrace`.
 
-    Equal to ``upsampling_exact(up, latents).to_float(dtype)``: the output and
-    intermediates that an implementation without rounding error would return.
+    Equal, bit for bit, to ``upsampling_exact(up, latents).to_float(dtype)``:
+    the output and intermediates that an implementation without rounding
+    error would return. It computes the same exact values by other means:
+    the separable passes of the float path (:func:`refups.ops.upsample_1d`,
+    :func:`scipy.ndimage.convolve1d`), run on the numerators written as
+    base-``2**24`` digit arrays (:mod:`refups.limbs`), where float64 makes no
+    rounding error; then every value is rounded once, from its digits.
+
+    Why it is the same: the exact value of a stage does not depend on how it
+    is computed, and every operation here is exact (the argument is in
+    :mod:`refups.limbs`); the width-then-height passes give the 2-D sums of
+    :func:`upsample_exact` and :func:`preconcat_exact` reordered, which
+    exact arithmetic allows. Tests compare the two oracles bit for bit.
+
+    Channels are upsampled one at a time, on ``workers`` threads (as in
+    :meth:`refups.Upsampling.forward`; the result does not depend on them),
+    and the height pass runs on blocks of columns: the digits of a
+    full-resolution channel never exist all at once, and the last
+    transition's exact values are rounded block by block.
+    Inputs the digit arrays cannot hold (integers from ``2**53``, object
+    arrays, kernels longer than :data:`refups.limbs.MAX_TAPS`) take
+    :func:`upsampling_exact`.
 
     Examples
     --------
@@ -615,4 +641,132 @@ def upsampling_exact_rounded(up, latents, dtype=np.float64):
     <BLANKLINE>
             [[0.1]]]], dtype=float32)
     """
-    return upsampling_exact(up, latents).to_float(dtype)
+    dtype, _ = _format(dtype)
+    check_latents(latents)  # the module's own checks: list, 4-D, batch sizes, level sizes
+    arrays = [as_real_array(y, f"latents[{i}]") for i, y in enumerate(latents)]
+    if (max(up.ups_k_size, up.ups_preconcat_k_size) > MAX_TAPS
+            or any(y.dtype.kind not in "fiub" or (y.dtype.kind in "iu" and y.size and
+                                                  np.max(np.abs(y.astype(np.float64))) >= 2.0**53)
+                   for y in arrays)):
+        return upsampling_exact(up, latents).to_float(dtype)
+    levels = [Limbs.from_array(y, f"latents[{i}]") for i, y in enumerate(arrays)]
+    n_transitions = len(transition_levels([y.shape for y in levels], up.empty_levels))
+    _check_counts(up, n_transitions)
+    ups = [_kernel_limbs(up, "conv_transpose2ds", i, up.ups_k_size) for i in range(up.n_ups_kernel)]
+    pre = [_kernel_limbs(up, "conv2ds", i, up.ups_preconcat_k_size) for i in range(up.n_ups_preconcat_kernel)]
+
+    # u is kept as one Limbs per channel, each with its own scale: no alignment for the concatenation.
+    u, output = _channels(levels[-1]), levels[-1].to_float(dtype)
+    workers = resolve_workers(workers)
+    transitions = []
+    for idx in range(n_transitions):
+        level = len(levels) - 2 - idx
+        t = levels[level]
+        ups_filter, preconcat_filter = idx % len(ups), idx % len(pre)
+        last = idx == n_transitions - 1      # its exact values are not needed after rounding
+        B, C_t, H, W = t.shape
+        # The output holds [prefiltered, upsampled] (S6.1); both are rounded straight into it.
+        output = np.empty((B, C_t + len(u), H, W), dtype=dtype)
+        h_rounded, x_rounded = output[:, :C_t], output[:, C_t:]
+        # Independent tasks, on threads: each channel of u upsampled (S4), and t pre-filtered (S5).
+        tasks = [partial(_upsample_channel, channel, ups[ups_filter], (H, W), dtype, x_rounded[:, c], not last)
+                 for c, channel in enumerate(u)]
+        tasks.append(partial(_prefilter, t, pre[preconcat_filter], h_rounded, not last))
+        *x, h = _run_tasks(tasks, workers if t.digits.nbytes * len(u) > _THREADS_MIN_BYTES else 1)
+        if not last:
+            u = _channels(h) + x
+        transitions.append(Transition(idx, level, ups_filter, preconcat_filter, x_rounded, h_rounded, output))
+    return UpsamplingTrace(output, transitions)
+
+
+def _run_tasks(tasks, workers):
+    """The results of ``tasks`` (callables), in order, run on ``workers`` threads of refups' pool."""
+    if workers == 1 or len(tasks) == 1:
+        return [task() for task in tasks]
+    return list(_shared_pool().map(lambda task: task(), tasks))
+
+
+def _prefilter(t, kernel, out, keep):
+    """S5 on every channel of ``t``, ``Z = X + (w (x) w) * X0``, rounded into ``out``; exact if ``keep``.
+
+    Strip by strip of rows, each rounded when done. Output row ``r`` depends
+    on the input rows ``r - k//2`` to ``r + k//2``: a strip with ``k//2`` more
+    rows on each side gives its outputs exactly, and at the image's edges
+    the zeros outside the strip are the zero padding of S5.
+    """
+    B, C, H, W = t.shape
+    p = kernel.shape[0] // 2
+    step = max(1, _BLOCK_BYTES // (8 * max(1, B * C * W) * (len(t.digits) + 3)))
+    blocks = []
+    for first in range(0, H, step):
+        last = min(first + step, H)
+        lo, hi = max(0, first - p), min(H, last + p)
+        strip = Limbs(t.digits[..., lo:hi, :], t.scale, t.bound)
+        filtered = _filter_limbs(strip, kernel, _zero_padded_pass)
+        rows = np.s_[..., first - lo:last - lo, :]
+        z = Limbs.add(Limbs(strip.digits[rows], t.scale, t.bound), Limbs(filtered.digits[rows], filtered.scale,
+                                                                          filtered.bound))
+        out[:, :, first:last] = z.to_float(out.dtype)
+        if keep:
+            blocks.append(z)
+    return Limbs.concatenate(blocks, axis=2) if keep else None
+
+
+def _channels(x):
+    """The channels of a ``(B, C, H, W)`` Limbs, each a ``(B, H, W)`` Limbs."""
+    return [Limbs(x.digits[:, :, c], x.scale, x.bound) for c in range(x.shape[1])]
+
+
+def _check_counts(up, n_transitions):
+    for count, name, kind in [(up.n_ups_kernel, "n_ups_kernel", "upsampling"),
+                              (up.n_ups_preconcat_kernel, "n_ups_preconcat_kernel", "pre-concatenation")]:
+        if n_transitions > 0 and count == 0:
+            raise ValueError(f"{name} must be >= 1 for these latents, which need a {kind} "
+                             f"filter for {n_transitions} transition(s); got {name} = 0")
+
+
+def _kernel_limbs(up, prefix, i, k):
+    name = f"{prefix}.{i}.parametrizations.weight.original"
+    return Limbs.from_array(symmetric_kernel(np.asarray(up.get_param()[name], dtype=np.float64), k), name)
+
+
+def _zero_padded_pass(axis):
+    """One pass of S5's filter along ``axis``: an odd kernel, centred, zeros outside."""
+    return lambda digits, w: ndimage.convolve1d(digits, w, axis=axis, mode="constant")
+
+
+def _filter_limbs(x, kernel, one_pass):
+    """``kernel (x) kernel`` applied to every channel of ``x``: a width pass, then a height pass."""
+    return x.convolve(kernel, one_pass(-1)).convolve(kernel, one_pass(-2))
+
+
+#: Bytes of digits per block of the height pass (about the blocks of refups.ops).
+_BLOCK_BYTES = 4 << 20
+
+
+def _upsample_channel(channel, kernel, size, dtype, out, keep):
+    """S4 on one channel ``(B, H', W')``, cropped to ``size`` (S6), rounded into ``out``; exact if ``keep``.
+
+    Strip by strip of output columns, both passes at once, each strip rounded
+    when done: the digits of a full-resolution channel never exist all at
+    once, and each strip's stay in cache. Output column ``J`` depends on the
+    input columns from ``J/2 - k/4`` to ``J/2 + k/4``, so a strip of input
+    columns with ``k/2`` more on each side gives its outputs exactly; at the
+    image's edges, the strip's own edge padding is the image's (S4).
+    """
+    H, W = size
+    k, halo = kernel.shape[0], kernel.shape[0] // 2
+    n_in = channel.shape[-1]
+    # Output columns per strip: about _BLOCK_BYTES of digits in the height pass.
+    step = max(2, _BLOCK_BYTES // (8 * channel.shape[0] * (len(channel.digits) + 2) * 2 * (H + k)))
+    blocks = []
+    for first in range(0, W, step):
+        last = min(first + step, W)
+        lo, hi = max(0, first // 2 - halo), min(n_in, (last + 1) // 2 + halo)
+        strip = Limbs(channel.digits[..., lo:hi], channel.scale, channel.bound)
+        across = strip.convolve(kernel, lambda d, w: upsample_1d(d, w, axis=-1)[..., first - 2 * lo:last - 2 * lo])
+        block = across.convolve(kernel, lambda d, w: upsample_1d(d, w, axis=-2)[..., :H, :])
+        out[..., first:last] = block.to_float(dtype)
+        if keep:
+            blocks.append(block)
+    return Limbs.concatenate(blocks, axis=2) if keep else None

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import __version__
 from .cases import CASES
-from .exact import upsampling_exact
+from .exact import upsampling_exact_rounded
 from .flags import FLAGS
 from .io import FileError, _open_regular, _show, load_npy, load_params, params_to_json, read_json, sha256
 from .output import folder_writer, save_npy, write_json
@@ -66,7 +66,7 @@ CASE_TEXT_FORMAT = "refups-case 1"
 SUITE_SEED = 20261125
 
 #: The modules whose code determines the suite (hashed into the manifest).
-GENERATOR_SOURCES = ("_validation.py", "cases.py", "exact.py", "flags.py", "io.py", "kernels.py",
+GENERATOR_SOURCES = ("_validation.py", "cases.py", "exact.py", "flags.py", "io.py", "kernels.py", "limbs.py",
                      "layers.py", "ops.py", "output.py", "profiles.py", "realdata.py", "suite.py",
                      "upsampling.py", "versions.py",
                      *(f"real_models/{name}/{file}" for name in REAL_MODELS
@@ -183,8 +183,8 @@ def case_arrays(up, latents, params, expected="exact"):
     rounded to float32, for inputs too large for the exact oracle.
     """
     if expected == "exact":
-        exact = upsampling_exact(up, latents)
-        traces = {"": exact.to_float(np.float64), ".f32": exact.to_float(np.float32)}
+        traces = {"": upsampling_exact_rounded(up, latents, np.float64),
+                  ".f32": upsampling_exact_rounded(up, latents, np.float32)}
     elif expected == "float64":
         trace = up.train(False).trace([np.asarray(y, dtype=np.float64) for y in latents])
         traces = {"": trace, ".f32": _rounded_trace(trace)}

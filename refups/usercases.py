@@ -38,8 +38,9 @@ from .versions import check_empty_levels, depends_on_release, transition_levels
 __all__ = ["EXACT_LIMIT", "add_case"]
 
 #: Samples ``B * H * W`` of the finest level the loop reaches (S6.4) up to which
-#: ``expected="auto"`` computes exact expected values; the exact oracle takes a few seconds there.
-EXACT_LIMIT = 256 * 256
+#: ``expected="auto"`` computes exact expected values: a 3840x2160 image. The exact oracle
+#: costs about 10 forward passes there (docs/performance.md), under ten seconds.
+EXACT_LIMIT = 3840 * 2160
 
 
 def _clauses(shapes, empty_levels):

@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from refups import Upsampling
@@ -421,3 +421,96 @@ def test_golden_separable_path_within_its_bounds_of_the_exact_values(case_id):
         for stage in ("upsampled", "prefiltered"):
             bound = bounds[f"transition_{step.index}.{stage}"]
             assert exactly_within(getattr(fast, stage), getattr(step, stage), bound).all()
+
+
+# -- the fast oracle: digit arrays (refups.limbs) against Python integers ---------------
+
+
+def same_trace(fast, slow):
+    """Bit for bit: output and every stage, shapes and bytes (so -0.0, inf and NaN count)."""
+    pairs = [(fast.output, slow.output)] + [
+        (getattr(f, stage), getattr(s, stage)) for f, s in zip(fast.transitions, slow.transitions)
+        for stage in ("upsampled", "prefiltered", "output")]
+    assert len(fast.transitions) == len(slow.transitions)
+    assert [(a.shape, a.dtype) for a, _ in pairs] == [(b.shape, b.dtype) for _, b in pairs]
+    return all(a.tobytes() == b.tobytes() for a, b in pairs)
+
+
+@needs_suite
+@pytest.mark.parametrize("case_id", golden_ids())
+def test_the_fast_oracle_gives_the_golden_values(case_id):
+    entry, arrays, up, latents, exact = golden_case(case_id)
+    for dtype in (np.float64, np.float32):
+        assert same_trace(upsampling_exact_rounded(up, latents, dtype), exact.to_float(dtype))
+
+
+def extreme_floats():
+    """Signed floats of any exponent from 2**-70 to 2**70 with full 53-bit significands, and zeros."""
+    return st.one_of(st.just(0.0), st.builds(
+        lambda m, e, sign: sign * math.ldexp(m, e), st.integers(2**52, 2**53 - 1), st.integers(-122, 18),
+        st.sampled_from([-1.0, 1.0])))
+
+
+@st.composite
+def hard_modules(draw):
+    """Modules whose half-kernels are arbitrary float64 (large numerators), or as a decoder gives them."""
+    up = draw(upsamplings(max_ups_k_size=10, max_preconcat_k_size=7, max_kernels=3))
+    module = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel,
+                        empty_levels=draw(st.sampled_from(["stop", "continue"])))
+    params = up.get_param()
+    if draw(st.booleans()):
+        for name, value in params.items():
+            if name.endswith("original"):
+                params[name] = np.array([draw(extreme_floats()) for _ in value])
+    module.set_param(params)
+    return module
+
+
+@settings(max_examples=settings.default.max_examples * 2)  # thorough: 600
+@given(st.one_of(latent_pyramids(min_channels=0, max_levels=4, max_side=9, max_batch=2),
+                 latent_pyramids(max_levels=3, max_side=6, max_channels=1).flatmap(
+                     lambda pyramid: st.tuples(*[st.lists(extreme_floats(), min_size=y.size, max_size=y.size).map(
+                         lambda v, s=y.shape: np.array(v).reshape(s)) for y in pyramid]).map(list))),
+       hard_modules(), st.sampled_from([np.float64, np.float32]))
+def test_the_fast_oracle_is_the_python_integer_oracle_bit_for_bit(latents, up, dtype):
+    with np.errstate(over="ignore"):
+        assert same_trace(upsampling_exact_rounded(up, latents, dtype), upsampling_exact(up, latents).to_float(dtype))
+
+
+def test_inputs_the_digits_cannot_hold_take_the_python_integer_oracle():
+    long = Upsampling(66, 3, 1, 1)  # 66 taps: more than refups.limbs.MAX_TAPS
+    long.set_param({name: np.full(value.shape, 0.1) for name, value in long.get_param().items()})
+    latents = [np.ones((1, 1, 3, 2)), np.full((1, 1, 2, 1), 0.3)]
+    assert same_trace(upsampling_exact_rounded(long, latents), upsampling_exact(long, latents).to_float(np.float64))
+    up = Upsampling(4, 3, 1, 1)
+    big = [np.array([[[[2**62 + 1]]]], dtype=np.int64), np.array([[[[3]]]], dtype=np.int64)]
+    assert same_trace(upsampling_exact_rounded(up, big), upsampling_exact(up, big).to_float(np.float64))
+    with pytest.raises(ValueError, match=r"^latents\[1\] must hold finite values for the exact oracle; got 1 NaN/inf$"):
+        upsampling_exact_rounded(up, [np.ones((1, 1, 2, 2)), np.full((1, 1, 1, 1), np.nan)])
+
+
+def test_the_fast_oracle_gives_the_same_bits_on_any_number_of_threads():
+    from refups.realdata import real_model
+
+    model = real_model("kodim14")
+    up = Upsampling(*model.config)
+    up.set_param(model.params)
+    latents = [y[:, :, :2 ** (7 - i), :2 ** (8 - i)] for i, y in enumerate(model.latents)]  # 128x256
+    one, two = (upsampling_exact_rounded(up, latents, workers=n) for n in (1, 2))
+    assert same_trace(one, two)
+
+
+@given(latent_pyramids(min_channels=0, max_levels=4, max_side=11, max_batch=2),
+       upsamplings(max_ups_k_size=12, max_preconcat_k_size=9, max_kernels=2))
+def test_the_fast_oracle_gives_the_same_bits_strip_by_strip(latents, up):
+    # One column (upsampling) or one row (pre-concatenation filter) per strip: every strip edge is
+    # inside the image, where the halo, not the padding, must give the outputs.
+    import refups.exact
+
+    whole = upsampling_exact(up, latents).to_float(np.float64)
+    saved = refups.exact._BLOCK_BYTES
+    refups.exact._BLOCK_BYTES = 1
+    try:
+        assert same_trace(upsampling_exact_rounded(up, latents), whole)
+    finally:
+        refups.exact._BLOCK_BYTES = saved

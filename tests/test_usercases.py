@@ -226,3 +226,17 @@ def test_npz_levels_may_be_named_as_numpy_names_them(tmp_path, motion, capsys):
     _, data = load_suite(tmp_path / "s")
     for i, y in enumerate(motion.latents):
         np.testing.assert_array_equal(data["plain"][f"latent_{i}"], y)
+
+
+def test_full_size_pyramids_get_exact_expected_values(tmp_path):
+    from refups.exact import upsampling_exact_rounded
+
+    assert usercases.EXACT_LIMIT >= 1920 * 1080  # a 1080p frame at least
+    model = real_model("cactus_1080p")
+    latents = window(model.latents, 0, 0, 512, 384)  # 196608 samples: more than the oracle once took
+    entry = add_case(tmp_path / "s", "cactus_corner", latents, model.params)
+    assert entry["expected"] == "exact"
+    up = Upsampling(*model.config)
+    up.set_param(model.params)
+    trace = upsampling_exact_rounded(up, latents, np.float32)
+    np.testing.assert_array_equal(np.load(tmp_path / "s" / "cactus_corner" / "output.f32.npy"), trace.output)
