@@ -349,10 +349,11 @@ class Limbs:
         odd = W | under.astype(np.int64)                              # rounded to odd
         with np.errstate(over="ignore"):                             # overflow gives inf, as IEEE says
             if dtype == np.float64:
-                magnitude = np.ldexp(odd.astype(np.float64), np.clip(last, -4000, 4000))
+                magnitude = np.ldexp(odd.astype(np.float64), np.clip(last, -4000, 4000).astype(np.intc))
             else:
                 odd53 = (odd >> 9) | ((odd & 511) != 0).astype(np.int64)
-                magnitude = np.ldexp(odd53.astype(np.float64), np.clip(last + 9, -4000, 4000)).astype(dtype)
+                magnitude = np.ldexp(odd53.astype(np.float64), np.clip(last + 9, -4000, 4000).astype(np.intc))
+                magnitude = magnitude.astype(dtype)
         result = np.where(zero, 0.0, np.where(negative, -magnitude, magnitude)).astype(dtype)
         if slow.any():
             result[slow] = Limbs(D[:, slow], self.scale)._to_float_bits(dtype)
