@@ -622,14 +622,13 @@ def upsampling_exact_rounded(up, latents, dtype=np.float64, *, workers=None):
     :func:`upsample_exact` and :func:`preconcat_exact` reordered, which
     exact arithmetic allows. Tests compare the two oracles bit for bit.
 
-    Channels are upsampled one at a time, on ``workers`` threads (as in
-    :meth:`refups.Upsampling.forward`; the result does not depend on them),
-    and the height pass runs on blocks of columns: the digits of a
-    full-resolution channel never exist all at once, and the last
-    transition's exact values are rounded block by block.
-    Inputs the digit arrays cannot hold (integers from ``2**53``, object
-    arrays, kernels longer than :data:`refups.limbs.MAX_TAPS`) take
-    :func:`upsampling_exact`.
+    Each transition runs strip by strip (columns of an upsampled channel,
+    rows of a pre-filtered level), each strip rounded as soon as it is done;
+    channels and levels run on at most ``workers`` threads (as in
+    :meth:`refups.Upsampling.forward`; the result does not depend on them).
+    The last transition's digits are never kept whole: only its strips'.
+    Inputs the digit arrays cannot hold (integers from ``2**53``, kernels
+    longer than :data:`refups.limbs.MAX_TAPS`) take :func:`upsampling_exact`.
 
     Examples
     --------
@@ -680,10 +679,22 @@ def upsampling_exact_rounded(up, latents, dtype=np.float64, *, workers=None):
 
 
 def _run_tasks(tasks, workers):
-    """The results of ``tasks`` (callables), in order, run on ``workers`` threads of refups' pool."""
-    if workers == 1 or len(tasks) == 1:
+    """The results of ``tasks`` (callables), in order, on at most ``workers`` threads of refups' pool.
+
+    Thread ``g`` of ``n`` runs tasks ``g, g + n, ...``, as :mod:`refups.ops` does with its blocks.
+    """
+    groups = min(workers, len(tasks))
+    if groups <= 1:
         return [task() for task in tasks]
-    return list(_shared_pool().map(lambda task: task(), tasks))
+    results = [None] * len(tasks)
+
+    def run_group(g):
+        for i in range(g, len(tasks), groups):
+            results[i] = tasks[i]()
+
+    for future in [_shared_pool().submit(run_group, g) for g in range(groups)]:
+        future.result()  # re-raises a task's exception
+    return results
 
 
 def _prefilter(t, kernel, out, keep):
@@ -758,7 +769,7 @@ def _upsample_channel(channel, kernel, size, dtype, out, keep):
     k, halo = kernel.shape[0], kernel.shape[0] // 2
     n_in = channel.shape[-1]
     # Output columns per strip: about _BLOCK_BYTES of digits in the height pass.
-    step = max(2, _BLOCK_BYTES // (8 * channel.shape[0] * (len(channel.digits) + 2) * 2 * (H + k)))
+    step = max(1, _BLOCK_BYTES // (8 * max(1, channel.shape[0]) * (len(channel.digits) + 2) * 2 * (H + k)))
     blocks = []
     for first in range(0, W, step):
         last = min(first + step, W)

@@ -55,8 +55,9 @@ DIGIT_BITS = 24
 BASE = float(1 << DIGIT_BITS)
 _HALF = float(1 << (DIGIT_BITS - 1))
 
-#: Largest digit magnitude allowed between carries; a carry adds at most 2**29 to a digit,
-#: which stays below 2**53, where float64 holds every integer.
+#: Largest magnitude a pass may add to a digit between carries. With the balanced digit it
+#: lands on (2**23) and a carry (at most 2**29), a digit stays below 2**53, where float64
+#: holds every integer; an operation whose inputs could pass LIMIT balances them first.
 LIMIT = 2.0**52
 
 #: Longest kernel whose digit convolutions are exact from balanced digits: 64 * 2**23 * 2**23 = LIMIT.
@@ -335,7 +336,8 @@ class Limbs:
         hi, lo = np.where(negative, -hi, hi).astype(np.int64), np.where(negative, -lo, lo).astype(np.int64)
         zero = hi == 0
         # W = floor(X / 2**s): the 61 or 62 bits from X's leading one down; lo >> s is a floor.
-        s = np.frexp(hi.astype(np.float64))[1] - 14                 # bits of hi, less 14: 10 .. 34
+        # int64: frexp's exponents are int32, where 1 << 32 would be 0.
+        s = np.frexp(hi.astype(np.float64))[1].astype(np.int64) - 14  # bits of hi, less 14: 10 .. 34
         W = (hi << (2 * DIGIT_BITS - s)) + (lo >> s)
         under = (lo & ((1 << s) - 1)) != 0                           # bits of X under W
         last = DIGIT_BITS * (top - 3) + s - self.scale               # the weight of W's last bit

@@ -514,3 +514,22 @@ def test_the_fast_oracle_gives_the_same_bits_strip_by_strip(latents, up):
         assert same_trace(upsampling_exact_rounded(up, latents), whole)
     finally:
         refups.exact._BLOCK_BYTES = saved
+
+
+def test_the_fast_oracle_rounds_ties_of_large_numerators_to_even():
+    # The pre-concatenation filter halves 2**51 + 1 + 2**-16: the exact 2814749767106561.25 is a tie
+    # between two float64 neighbours, and goes to the even one.
+    up = Upsampling(4, 3, 1, 1)
+    params = up.get_param()
+    params["conv2ds.0.parametrizations.weight.original"] = np.array([0.0, 0.5])
+    up.set_param(params)
+    latents = [np.array([[[[2.0**51 + 1, 2.0**-16]]]]), np.zeros((1, 1, 1, 1))]
+    fast, slow = upsampling_exact_rounded(up, latents), upsampling_exact(up, latents).to_float(np.float64)
+    assert same_trace(fast, slow) and fast.output[0, 0, 0, 0] == 2814749767106561.0
+
+
+def test_the_fast_oracle_takes_an_empty_batch():
+    up = Upsampling(4, 3, 1, 1)
+    latents = [np.zeros((0, 1, 4, 4)), np.zeros((0, 1, 2, 2))]
+    fast = upsampling_exact_rounded(up, latents)
+    assert fast.output.shape == (0, 2, 4, 4) and same_trace(fast, upsampling_exact(up, latents).to_float(np.float64))

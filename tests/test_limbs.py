@@ -40,6 +40,8 @@ BIG = st.one_of(
 @settings(max_examples=settings.default.max_examples * 10)
 @given(st.lists(BIG, min_size=1, max_size=6), st.integers(-1300, 1500), st.sampled_from([np.float64, np.float32]))
 @example([2**96 + 1, -(2**96 + 1), 2**120 - 1], 60, np.float64)        # nothing under W but a lower digit
+@example([(2**53 + 1) * 2**64, -(2**53 + 1) * 2**64, (2**53 + 3) * 2**64 - 1], 0, np.float64)  # a top digit
+# of 22 bits puts W's last bit 32 or more bits into lo: ties and just under them
 @example([2**53 + 1, 2**54 + 2**53 + 1, 2**24 + 1], 0, np.float64)      # ties and just above them
 @example([2**24 + 1, 3 * 2**24 + 1, 2**25 - 1], 24, np.float32)
 @example([1, -1, 3], 1074 + 1, np.float64)                             # under the smallest subnormal
