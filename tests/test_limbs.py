@@ -27,6 +27,9 @@ def limbs_of(numbers, scale=0):
     return Limbs(carry(digits), scale)
 
 
+# Every digit 2**23 - 1: products of digits as large as they come.
+FULL = sum((2**23 - 1) << (DIGIT_BITS * i) for i in range(6))
+
 # Integers with the structure that makes rounding hard: long runs of ones and zeros, ties.
 BIG = st.one_of(
     st.integers(-2**300, 2**300),
@@ -40,6 +43,9 @@ BIG = st.one_of(
 @settings(max_examples=settings.default.max_examples * 10)
 @given(st.lists(BIG, min_size=1, max_size=6), st.integers(-1300, 1500), st.sampled_from([np.float64, np.float32]))
 @example([2**96 + 1, -(2**96 + 1), 2**120 - 1], 60, np.float64)        # nothing under W but a lower digit
+@example([(2**53 + 1) * 2**42 + 1, (2**53 + 3) * 2**43 - 1, -((2**53 + 3) * 2**43 - 1)], 0, np.float64)  # the
+# lowest bit decides a tie; a borrow from a lower digit turns a tie that goes up into a value that goes down
+@example([2**61 + 2**37 + 1, -(2**61 + 2**37 + 1), 2**61 + 2**37], 0, np.float32)  # a float32 tie, and just above
 @example([(2**53 + 1) * 2**64, -(2**53 + 1) * 2**64, (2**53 + 3) * 2**64 - 1], 0, np.float64)  # a top digit
 # of 22 bits puts W's last bit 32 or more bits into lo: ties and just under them
 @example([2**53 + 1, 2**54 + 2**53 + 1, 2**24 + 1], 0, np.float64)      # ties and just above them
@@ -99,6 +105,7 @@ def full(digits, w):
 
 
 @given(st.lists(BIG, min_size=1, max_size=5), st.lists(BIG, min_size=1, max_size=MAX_TAPS), st.integers(0, 2))
+@example([FULL] * MAX_TAPS, [FULL] * MAX_TAPS, 0)  # every part as large as allowed: carries between them
 def test_convolutions_are_exact_whatever_the_digits(numbers, taps, passes):
     x, w = limbs_of(numbers, 3), limbs_of(taps, 5)
     expected = numbers
@@ -117,6 +124,11 @@ def test_small_kernels_leave_room_for_two_passes_between_carries():
     twice = once.convolve(w, full)
     assert once.bound == 2**23 * 8 and twice.bound == 2**23 * 64  # no carry in between
     assert twice.to_int().tolist() == python_convolve(python_convolve(list(range(-8, 8)), [1, 3, 3, 1]), [1, 3, 3, 1])
+
+
+def test_rounding_takes_float32_and_float64_only():
+    with pytest.raises(ValueError, match=r"^dtype must be float32 or float64; got float16$"):
+        Limbs.from_array([1.0]).to_float(np.float16)
 
 
 def test_a_kernel_too_long_for_exact_digits_is_refused():
