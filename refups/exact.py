@@ -582,12 +582,7 @@ def upsampling_exact(up, latents):
     levels = [Dyadic.from_array(y, f"latents[{i}]") for i, y in enumerate(latents)]
     # S6.4: stop at the first level without channels; S6.8: or go on, or refuse (up.empty_levels).
     n_transitions = len(transition_levels([y.shape for y in levels], up.empty_levels))
-    for count, name, kind in [(up.n_ups_kernel, "n_ups_kernel", "upsampling"),
-                              (up.n_ups_preconcat_kernel, "n_ups_preconcat_kernel",
-                               "pre-concatenation")]:
-        if n_transitions > 0 and count == 0:
-            raise ValueError(f"{name} must be >= 1 for these latents, which need a {kind} "
-                             f"filter for {n_transitions} transition(s); got {name} = 0")
+    _check_counts(up, n_transitions)
     ups = _kernels(up, "conv_transpose2ds", up.n_ups_kernel, up.ups_k_size)
     pre = _kernels(up, "conv2ds", up.n_ups_preconcat_kernel, up.ups_preconcat_k_size)
 
@@ -729,6 +724,7 @@ def _channels(x):
 
 
 def _check_counts(up, n_transitions):
+    """A ValueError when a transition needs a filter kind of which ``up`` has none."""
     for count, name, kind in [(up.n_ups_kernel, "n_ups_kernel", "upsampling"),
                               (up.n_ups_preconcat_kernel, "n_ups_preconcat_kernel", "pre-concatenation")]:
         if n_transitions > 0 and count == 0:
