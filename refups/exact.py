@@ -30,8 +30,9 @@ Two oracles
     separable shortcut), on Python integers that grow by about 2 x 53 bits per
     transition with float64 kernels; it costs a few hundred float64 forward
     passes. :func:`upsampling_exact_rounded` computes the same values on
-    digit arrays (:mod:`refups.limbs`), with the float path's separable passes,
-    at about 6 to 10 forward passes on real models up to 3840x2160
+    digit arrays (:mod:`refups.limbs`), with separable passes (the upsampling
+    in its polyphase form, :func:`refups.ops.upsample_1d_polyphase`), at
+    about 6 to 9 forward passes on real models up to 3840x2160
     (``benchmarks/bench_exact.py``); it writes the golden files. The first is
     the test oracle of the second: they agree bit for bit (``tests/test_exact.py``).
 
@@ -63,7 +64,7 @@ from scipy import ndimage
 from ._validation import as_real_array, check_latents
 from .kernels import check_preconcat_kernel_size, check_ups_kernel_size, symmetric_kernel
 from .limbs import MAX_TAPS, Limbs
-from .ops import _THREADS_MIN_BYTES, _shared_pool, resolve_workers, upsample_1d
+from .ops import _THREADS_MIN_BYTES, _shared_pool, resolve_workers, upsample_1d_polyphase
 from .upsampling import Transition, UpsamplingTrace
 from .versions import transition_levels
 
@@ -606,8 +607,8 @@ def upsampling_exact_rounded(up, latents, dtype=np.float64, *, workers=None):
     Equal, bit for bit, to ``upsampling_exact(up, latents).to_float(dtype)``:
     the output and intermediates that an implementation without rounding
     error would return. It computes the same exact values by other means:
-    the separable passes of the float path (:func:`refups.ops.upsample_1d`,
-    :func:`scipy.ndimage.convolve1d`), run on the numerators written as
+    separable passes (:func:`refups.ops.upsample_1d_polyphase`, S4's pass
+    without its zero products, and :func:`scipy.ndimage.convolve1d`), run on the numerators written as
     base-``2**24`` digit arrays (:mod:`refups.limbs`), where float64 makes no
     rounding error; then every value is rounded once, from its digits.
 
@@ -771,8 +772,9 @@ def _upsample_channel(channel, kernel, size, dtype, out, keep):
         last = min(first + step, W)
         lo, hi = max(0, first // 2 - halo), min(n_in, (last + 1) // 2 + halo)
         strip = Limbs(channel.digits[..., lo:hi], channel.scale, channel.bound)
-        across = strip.convolve(kernel, lambda d, w: upsample_1d(d, w, axis=-1)[..., first - 2 * lo:last - 2 * lo])
-        block = across.convolve(kernel, lambda d, w: upsample_1d(d, w, axis=-2)[..., :H, :])
+        across = strip.convolve(
+            kernel, lambda d, w: upsample_1d_polyphase(d, w, axis=-1)[..., first - 2 * lo:last - 2 * lo])
+        block = across.convolve(kernel, lambda d, w: upsample_1d_polyphase(d, w, axis=-2)[..., :H, :])
         out[..., first:last] = block.to_float(dtype)
         if keep:
             blocks.append(block)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refups import Upsampling
-from refups.bounds import stage_bounds
+from refups.bounds import magnitude_module, stage_bounds
 from refups.exact import Dyadic, upsampling_exact
 from refups.suite import load_suite
 from refups.testing import latent_pyramids, upsamplings
@@ -47,6 +47,23 @@ def test_correct_implementations_never_leave_their_bounds(data):
     exact = upsampling_exact(up, latents).output
     bound = stage_bounds(up, latents, dtype)["output"]
     assert within(path(up, latents), exact, bound).all()
+
+
+@given(latent_pyramids(max_levels=4, max_side=12, min_channels=0, max_channels=2, max_value=1e3),
+       upsamplings(max_ups_k_size=12, max_preconcat_k_size=9, max_kernels=3, max_value=2.0))
+def test_magnitudes_are_within_2_40_of_the_exact_sums_of_absolute_terms(latents, up):
+    # The bound's B: the magnitude module (polyphase upsampling, another order of
+    # the additions) in float64 must stay within a relative 2**-40 of the exact B.
+    magnitude = magnitude_module(up)
+    absolute = [np.abs(y) for y in latents]
+    computed = magnitude.trace(absolute)
+    exact = upsampling_exact(magnitude, absolute)
+    assert len(computed.transitions) == len(exact.transitions)
+    pairs = [(computed.output, exact.output)]
+    for step, exact_step in zip(computed.transitions, exact.transitions):
+        pairs += [(step.upsampled, exact_step.upsampled), (step.prefiltered, exact_step.prefiltered)]
+    for value, exact_value in pairs:
+        assert within(value, exact_value, np.abs(exact_value.to_float(np.float64)) * 2.0 ** -40).all()
 
 
 def float16_intermediates(up, latents):

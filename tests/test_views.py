@@ -50,6 +50,7 @@ def test_s4_three_views_agree_bit_for_bit_on_exact_inputs(x, kernel):
     np.testing.assert_array_equal(stuffed, scatter)
     np.testing.assert_array_equal(polyphase, scatter)
     np.testing.assert_array_equal(ops.upsample_1d(x, kernel), scatter)
+    np.testing.assert_array_equal(ops.upsample_1d_polyphase(x, kernel), scatter)
     # The loop transcription is 2-D: a single row upsamples into two rows,
     # each the 1-D result times the vertical pass's gain for that row's phase.
     np.testing.assert_array_equal(upsample_naive(x[None, :], kernel), np.outer(phase_gains(kernel), scatter))
@@ -64,7 +65,7 @@ def test_s4_three_views_agree_within_rounding(x, kernel):
     u = np.finfo(np.float64).eps / 2
     bound = 2 * (k * u / (1 - k * u)) * upsample_scatter(np.abs(x), np.abs(kernel)) + 1e-300
     scatter, stuffed, polyphase = (view(x, kernel) for view in VIEWS)
-    for other in (stuffed, polyphase, ops.upsample_1d(x, kernel)):
+    for other in (stuffed, polyphase, ops.upsample_1d(x, kernel), ops.upsample_1d_polyphase(x, kernel)):
         assert np.all(np.abs(other - scatter) <= bound)
     # The 2-D loop sums (k/2)^2 products of three factors; the same bound
     # with n = (k/2)^2 + 3 operations, on the magnitudes of both passes.
@@ -73,6 +74,35 @@ def test_s4_three_views_agree_within_rounding(x, kernel):
     naive = upsample_naive(x[None, :], kernel)
     deviation = np.abs(naive - np.outer(phase_gains(kernel), scatter))
     assert np.all(deviation <= 2 * (n * u / (1 - n * u)) * magnitudes + 1e-300)
+
+
+@given(st.data())
+def test_s4_polyphase_pass_is_the_literal_pass_along_any_axis(data):
+    # Integer digits (at most 2**12) and integer taps (at most 2**12), as in the exact
+    # oracle's digit passes: every sum is exact, so the two passes must agree bit for bit,
+    # edges included, for every kernel size the digit arrays take (up to 64 taps).
+    k = data.draw(ups_kernel_sizes(max_size=64), label="k")
+    half = data.draw(hnp.arrays(np.float64, k // 2, elements=st.integers(-2**12, 2**12).map(float)), label="half")
+    x = data.draw(hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=4, max_side=7),
+                             elements=st.integers(-2**12, 2**12).map(float)), label="x")
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")
+    kernel = kernel_from(half, k)
+    polyphase = ops.upsample_1d_polyphase(x, kernel, axis=axis)
+    np.testing.assert_array_equal(polyphase, ops.upsample_1d(x, kernel, axis=axis))
+    assert polyphase.dtype == x.dtype
+    # The same through the 2-D separable filter, crop included.
+    if x.ndim >= 2:
+        h, w = max(1, 2 * x.shape[-2] - 1), 2 * x.shape[-1]
+        out = np.empty(x.shape[:-2] + (h, w))
+        ops.upsample_separable(x, kernel, out=out, one_pass=ops.upsample_1d_polyphase)
+        np.testing.assert_array_equal(out, ops.upsample_separable(x, kernel)[..., :h, :])
+
+
+def test_s4_polyphase_pass_keeps_float32():
+    x = np.array([[1.0, 2.0, 4.0]], dtype=np.float32)
+    y = ops.upsample_1d_polyphase(x, [0.25, 0.75, 0.75, 0.25])
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, ops.upsample_1d(x, [0.25, 0.75, 0.75, 0.25]))
 
 
 @given(st.integers(1, 10), ups_kernel_sizes(max_size=20))
