@@ -44,7 +44,7 @@ from functools import partial
 
 import numpy as np
 
-from .ops import upsample_1d_polyphase, upsample_separable
+from .ops import _run_blocks, resolve_workers, upsample_1d_polyphase, upsample_separable
 from .upsampling import Upsampling
 
 __all__ = ["magnitude_module", "operation_counts", "stage_bounds"]
@@ -62,14 +62,21 @@ def operation_counts(ups_k_size, ups_preconcat_k_size):
     return max((k // 2) ** 2 + 1, k) + 2, max(q * q + 1, 2 * q + 1) + 2
 
 
-def _bound(magnitude, counts, dtype):
+def _bound(magnitude, counts, dtype, workers):
     """``gamma_N * B + N * tiny`` with one count ``N`` per channel (axis 1), written over ``magnitude``."""
     u = np.finfo(dtype).eps / 2
     n = np.asarray(counts, dtype=np.float64).reshape(1, -1, 1, 1)
     gamma = n * u / (1 - n * u)
     # B is computed in float64; a relative 2**-40 covers its own rounding.
-    np.multiply(magnitude, gamma * (1 + 2.0 ** -40), out=magnitude)
-    return np.add(magnitude, n * np.finfo(dtype).tiny, out=magnitude)
+    factor, floor = gamma * (1 + 2.0 ** -40), n * np.finfo(dtype).tiny
+
+    def rows(block):  # blocks of rows on threads, both operations while a block is in cache
+        part = magnitude[..., block, :]
+        np.multiply(part, factor, out=part)
+        np.add(part, floor, out=part)
+
+    _run_blocks(rows, magnitude.shape[-2], magnitude.nbytes, workers)
+    return magnitude
 
 
 def magnitude_module(up):
@@ -116,14 +123,15 @@ def stage_bounds(up, latents, dtype, *, workers=None):
     """
     dtype = np.dtype(dtype)
     trace = magnitude_module(up).trace([np.abs(np.asarray(y, dtype=np.float64)) for y in latents], workers=workers)
+    workers = resolve_workers(workers)
     n_ups, n_pre = operation_counts(up.ups_k_size, up.ups_preconcat_k_size)
     counts = [1] * np.shape(latents[-1])[1]  # the coarsest level, rounded to dtype
     bounds = {}
     for step in trace.transitions:
         # The step's output holds [prefiltered, upsampled] (S6.1): one pass bounds all three stages.
         counts = [1 + n_pre] * step.prefiltered.shape[1] + [n + n_ups for n in counts]
-        _bound(step.output, counts, dtype)
+        _bound(step.output, counts, dtype, workers)
         bounds[f"transition_{step.index}.upsampled"] = step.upsampled
         bounds[f"transition_{step.index}.prefiltered"] = step.prefiltered
-    bounds["output"] = trace.output if trace.transitions else _bound(trace.output, counts, dtype)
+    bounds["output"] = trace.output if trace.transitions else _bound(trace.output, counts, dtype, workers)
     return bounds
