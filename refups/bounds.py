@@ -96,7 +96,8 @@ def magnitude_module(up):
     """
     magnitude = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel,
                            up.n_ups_preconcat_kernel, empty_levels=up.empty_levels)
-    magnitude.set_param({name: np.abs(value) for name, value in up.get_param().items()})
+    for mine, theirs in zip([*magnitude.conv_transpose2ds, *magnitude.conv2ds], [*up.conv_transpose2ds, *up.conv2ds]):
+        mine.weight = np.abs(theirs.weight)  # (biases are never applied, S8)
     for layer in magnitude.conv_transpose2ds:  # this instance only: half the multiplications of S4's pass
         layer._separable = partial(upsample_separable, one_pass=upsample_1d_polyphase)
     return magnitude

@@ -251,6 +251,7 @@ def upsample_1d_polyphase(x, kernel, axis=-1):
     shape = list(x.shape)
     shape[axis] *= 2
     y = np.empty(shape, dtype=x.dtype)
+    x = np.ascontiguousarray(x)  # both phases read x: one copy if it is a strided view
     for phase in polyphase_phases(k):
         first = phase.offset - k // 2 - L + 1
         # correlate1d: out[m] = sum_t v[t] x[m + t - L // 2 - origin], so origin = -(first + L // 2).
