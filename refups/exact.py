@@ -32,7 +32,7 @@ Two oracles
     passes. :func:`upsampling_exact_rounded` computes the same values on
     digit arrays (:mod:`refups.limbs`), with separable passes (the upsampling
     in its polyphase form, :func:`refups.ops.upsample_1d_polyphase`), at
-    about 6 to 9 forward passes on real models up to 3840x2160
+    about 6 to 8 forward passes on real models up to 3840x2160
     (``benchmarks/bench_exact.py``); it writes the golden files. The first is
     the test oracle of the second: they agree bit for bit (``tests/test_exact.py``).
 

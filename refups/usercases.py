@@ -39,7 +39,7 @@ __all__ = ["EXACT_LIMIT", "add_case"]
 
 #: Samples ``B * H * W`` of the finest level the loop reaches (S6.4) up to which
 #: ``expected="auto"`` computes exact expected values: a 3840x2160 image. The exact oracle
-#: costs about 10 forward passes there (docs/performance.md), under ten seconds.
+#: costs about 8 forward passes there (docs/performance.md), under ten seconds.
 EXACT_LIMIT = 3840 * 2160
 
 
