@@ -143,3 +143,15 @@ def output_nbytes(shapes, dtype):
     B, _, H, W = shapes[first]
     channels = sum(shape[1] for shape in shapes[first:])
     return B * channels * H * W * np.dtype(dtype).itemsize
+
+
+def error_summary(error):
+    r"""``"<type>: <first line of the message>"``, or the type alone: one line about an exception.
+
+    >>> error_summary(ValueError("x must be 4-D\nmore"))
+    'ValueError: x must be 4-D'
+    >>> error_summary(KeyError())
+    'KeyError'
+    """
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

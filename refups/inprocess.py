@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from ._validation import error_summary
 from .runner import CaseRun
 
 __all__ = ["Caller", "import_target"]
@@ -45,16 +46,11 @@ def import_target(target):
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # ImportError, SyntaxError, or whatever the module raises at import
-        raise ValueError(f"cannot import module {module_name!r} ({_first_line(error)})") from None
+        raise ValueError(f"cannot import module {module_name!r} ({error_summary(error)})") from None
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ValueError(f"module {module_name!r} has no function {function_name!r}")
     return function
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _serve(target, cwd, connection):
@@ -63,7 +59,7 @@ def _serve(target, cwd, connection):
     try:
         function = import_target(target)
     except Exception as error:  # reported on the first case, and the worker ends
-        connection.send(("error", f"cannot import the candidate ({_first_line(error)})"))
+        connection.send(("error", f"cannot import the candidate ({error_summary(error)})"))
         return
     connection.send(("ready", ""))
     while True:
@@ -81,7 +77,7 @@ def _serve(target, cwd, connection):
                 raise TypeError("the candidate returned something that is not an array of numbers")
             connection.send(("ok", output))
         except Exception as error:  # whatever the candidate raises fails its case only
-            connection.send(("error", f"the function raised {_first_line(error)}"))
+            connection.send(("error", f"the function raised {error_summary(error)}"))
 
 
 class Caller:

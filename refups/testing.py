@@ -31,6 +31,7 @@ from hypothesis.errors import FailedHealthCheck
 from hypothesis.extra import numpy as hnp
 
 from .verification import ulp_distance
+from ._validation import error_summary
 from .bounds import stage_bounds
 from .kernels import half_kernel_size
 from .profiles import (
@@ -731,7 +732,7 @@ def _check_once(candidate, profile, dtype, max_examples, pyramids, modules, dera
             actual = np.asarray(candidate([y.copy() for y in latents], up.get_param(), dict(config)))
         except Exception as error:  # whatever the candidate raises, ExceptionGroups included
             raise _Failure(
-                f"the candidate raised {type(error).__name__}: {_first_line(error)}\n\n"
+                f"the candidate raised {error_summary(error)}\n\n"
                 f"{_special_features(up, latents, profile)}{_release_note(up, latents, None, dtype)}"
                 f"\n\n{reproducer}", shows) from None
         try:
@@ -741,7 +742,7 @@ def _check_once(candidate, profile, dtype, max_examples, pyramids, modules, dera
             raise _Failure(f"{error}\n\n{_special_features(up, latents, profile)}"
                            f"{_release_note(up, latents, actual, dtype)}\n\n{reproducer}", shows) from None
         except Exception as error:  # e.g. an object array that numpy cannot compare
-            raise _Failure(f"output: cannot be compared ({type(error).__name__}: {_first_line(error)})\n\n"
+            raise _Failure(f"output: cannot be compared ({error_summary(error)})\n\n"
                            f"{reproducer}", shows) from None
 
     phases = tuple(Phase) if shrink else tuple(p for p in Phase if p != Phase.shrink)
@@ -806,11 +807,6 @@ def _following(up, empty_levels):
     other = Upsampling(*_config_tuple(up), empty_levels=empty_levels)
     other.set_param(up.get_param())
     return other
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else "(no message)"
 
 
 def _release_note(up, latents, actual, dtype):
