@@ -236,7 +236,8 @@ def upsample_1d_polyphase(x, kernel, axis=-1):
     :func:`scipy.ndimage.correlate1d`'s ``mode="nearest"``. The terms are
     those of :func:`upsample_1d` less its exact zero products, so integer
     inputs give the same values bit for bit; floats may differ in the last
-    bit (the order of the additions). The exact oracle and the acceptance
+    bit (the order of the additions), and an infinite input may give NaN
+    one sample further (a zero tap, below). The exact oracle and the acceptance
     bounds use it; :func:`upsample_1d` stays S4 as written.
 
     Examples
@@ -254,9 +255,15 @@ def upsample_1d_polyphase(x, kernel, axis=-1):
     x = np.ascontiguousarray(x)  # both phases read x: one copy if it is a strided view
     for phase in polyphase_phases(k):
         first = phase.offset - k // 2 - L + 1
-        # correlate1d: out[m] = sum_t v[t] x[m + t - L // 2 - origin], so origin = -(first + L // 2).
-        ndimage.correlate1d(x, kernel[phase.first_tap::2][::-1], axis=axis, mode="nearest",
-                            origin=-(first + L // 2), output=y[_along(axis, x.ndim, slice(phase.parity, None, 2))])
+        v = kernel[phase.first_tap::2][::-1]
+        if L % 2:
+            # SciPy takes an odd number of weights for symmetric when mirrored taps differ by at most
+            # DBL_EPSILON, absolutely, and then uses one tap of each pair: tiny sub-kernels would be
+            # misread. An even number is never tested, so a zero tap is added (it reads x[m + first + L]).
+            v = np.append(v, 0)
+        # correlate1d: out[m] = sum_t v[t] x[m + t - len(v) // 2 - origin], so origin = -(first + len(v) // 2).
+        ndimage.correlate1d(x, v, axis=axis, mode="nearest", origin=-(first + len(v) // 2),
+                            output=y[_along(axis, x.ndim, slice(phase.parity, None, 2))])
     return y
 
 
