@@ -9,11 +9,11 @@ latents in [-64, 63], mostly zeros), in one process:
 * the exact oracle, ``upsampling_exact_rounded(up, latents)`` (float64);
 * the acceptance bounds, ``stage_bounds(up, latents, float64)``;
 
-each timed alternately with the forward pass in its own loop (forward,
-exact, forward, exact, ...; then the same for the bounds; medians): on this
-kind of machine a call's time depends on the call before it (after the
-exact oracle, the bounds ran up to 15% slower), so each ratio compares two
-calls that follow the same calls. Peak memory of each is measured with
+each timed with the forward pass in its own loop, in the order forward,
+X, X, forward (repeated; medians): on this kind of machine a call's time
+depends on the call before it (after the exact oracle, the bounds ran up to
+15% slower), and in that order each of the two follows itself and the
+other equally often. Peak memory of each is measured with
 tracemalloc in separate runs. The figures are the ratios to the forward
 pass on the same input, not the absolute times.
 
@@ -76,11 +76,11 @@ def runs(up, latents):
             "bounds": lambda: stage_bounds(up, latents, np.float64)}
 
 
-def time_alternately(forward, other, repeats):
-    """Medians of ``forward()`` and ``other()`` called in turn, ``repeats`` times each."""
+def time_in_blocks(forward, other, repeats):
+    """Medians of ``forward()`` and ``other()`` called in the order forward, other, other, forward, repeated."""
     times = {"forward": [], "other": []}
     for _ in range(repeats):
-        for name, call in (("forward", forward), ("other", other)):
+        for name, call in (("forward", forward), ("other", other), ("other", other), ("forward", forward)):
             start = time.perf_counter()
             call()
             times[name].append(time.perf_counter() - start)
@@ -102,7 +102,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Time the exact oracle and the bounds against the float64 path.")
     parser.add_argument("--models", nargs="+", choices=[*REAL_MODELS, *SYNTHETIC],
                         default=[*REAL_MODELS, *SYNTHETIC])
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each, alternating with the forward pass (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="blocks forward, X, X, forward for each X (median of 2 x repeats runs)")
     parser.add_argument("--slow", nargs="*", default=[], choices=[*REAL_MODELS],
                         help="also time the Python-integer oracle (upsampling_exact) once on these")
     parser.add_argument("--json", type=pathlib.Path, help="also write the numbers here")
@@ -110,8 +110,8 @@ def main(argv=None):
     machine = {"python": platform.python_version(), "machine": platform.machine(), "cores": os.cpu_count(),
                "numpy": np.__version__, "scipy": scipy.__version__, "refups": refups.__version__}
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
-    print(f"median of {args.repeats} runs, each alternating with the float64 forward pass on the same input; "
-          f"ratios to that forward pass")
+    print(f"median of {2 * args.repeats} runs of each, in blocks forward, X, X, forward with the float64 forward "
+          f"pass on the same input; ratios to that forward pass")
     print(f"{'model':<22} {'level 0':>10} {'forward s':>9} {'exact s':>8} {'exact/fwd':>9} {'bounds/fwd':>10} "
           f"{'mem exact/fwd':>13} {'mem bounds/fwd':>14}")
     results = {"machine": machine, "repeats": args.repeats, "models": {}}
@@ -121,8 +121,8 @@ def main(argv=None):
         for call in calls.values():
             call()  # warm-up: thread pool, allocator
         medians = {}
-        medians["forward"], medians["exact"] = time_alternately(calls["forward"], calls["exact"], args.repeats)
-        medians["forward_with_bounds"], medians["bounds"] = time_alternately(calls["forward"], calls["bounds"],
+        medians["forward"], medians["exact"] = time_in_blocks(calls["forward"], calls["exact"], args.repeats)
+        medians["forward_with_bounds"], medians["bounds"] = time_in_blocks(calls["forward"], calls["bounds"],
                                                                              args.repeats)
         ratios = {"exact": medians["exact"] / medians["forward"],
                   "bounds": medians["bounds"] / medians["forward_with_bounds"]}

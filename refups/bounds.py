@@ -47,7 +47,7 @@ import numpy as np
 from .ops import _run_blocks, resolve_workers, upsample_1d_polyphase, upsample_separable
 from .upsampling import Upsampling
 
-__all__ = ["magnitude_module", "operation_counts", "stage_bounds"]
+__all__ = ["gamma", "magnitude_module", "operation_counts", "stage_bounds"]
 
 
 def operation_counts(ups_k_size, ups_preconcat_k_size):
@@ -62,13 +62,26 @@ def operation_counts(ups_k_size, ups_preconcat_k_size):
     return max((k // 2) ** 2 + 1, k) + 2, max(q * q + 1, 2 * q + 1) + 2
 
 
+def gamma(n, u):
+    """``gamma_n = n u / (1 - n u)``, infinite once ``n u >= 1`` (where the model bounds nothing).
+
+    Examples
+    --------
+    >>> float(gamma(2, 0.25)), float(gamma(4, 0.25))
+    (1.0, inf)
+    """
+    nu = np.asarray(n, dtype=np.float64) * u
+    with np.errstate(divide="ignore"):
+        return np.where(nu < 1, nu / np.maximum(1 - nu, 0), np.inf)
+
+
 def _bound(magnitude, counts, dtype, workers):
     """``gamma_N * B + N * tiny`` with one count ``N`` per channel (axis 1), written over ``magnitude``."""
-    u = np.finfo(dtype).eps / 2
     n = np.asarray(counts, dtype=np.float64).reshape(1, -1, 1, 1)
-    gamma = n * u / (1 - n * u)
-    # B is computed in float64; a relative 2**-40 covers its own rounding.
-    factor, floor = gamma * (1 + 2.0 ** -40), n * np.finfo(dtype).tiny
+    # ``magnitude`` is B computed in float64 (at most N roundings), and the bound below adds at
+    # most 8 more: a factor 1 + 2 gamma_(N + 8) in u = 2**-53 covers both.
+    factor = gamma(n, np.finfo(dtype).eps / 2) * (1 + 2 * gamma(n + 8, 2.0 ** -53))
+    floor = n * np.finfo(dtype).tiny
 
     def rows(block):  # blocks of rows on threads, both operations while a block is in cache
         part = magnitude[..., block, :]
@@ -84,7 +97,7 @@ def magnitude_module(up):
 
     Its upsampling filters use :func:`refups.ops.upsample_1d_polyphase`: the
     same non-negative terms without the stuffed zeros, added in another
-    order, which the relative ``2**-40`` on ``B`` covers.
+    order, which ``gamma_N`` in float64 covers as it covers any order.
 
     Examples
     --------

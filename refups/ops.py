@@ -22,7 +22,7 @@ Two paths compute the same thing (S7):
 
 The exact oracle and the acceptance bounds upsample with
 :func:`upsample_1d_polyphase`, the same pass without its zero products
-(half the multiplications; the same values on integers).
+(half the multiplications; the same values wherever the sums are exact).
 
 How one upsampling pass lines up (``k = 4``, ``P = 2``, ``C = 5``, ``n = 3``)::
 
@@ -234,10 +234,11 @@ def upsample_1d_polyphase(x, kernel, axis=-1):
     ``x`` with ``g`` reversed, its first tap on ``x[m + D - P - L + 1]``.
     Those offsets never exceed ``P``, so S4's edge padding is
     :func:`scipy.ndimage.correlate1d`'s ``mode="nearest"``. The terms are
-    those of :func:`upsample_1d` less its exact zero products, so integer
-    inputs give the same values bit for bit; floats may differ in the last
-    bit (the order of the additions), and an infinite input may give NaN
-    one sample further (a zero tap, below). The exact oracle and the acceptance
+    those of :func:`upsample_1d` less its exact zero products, so where every
+    partial sum is exact (integer samples and taps) the values are the same
+    bit for bit; otherwise they may differ in the last bit (the order of the
+    additions), and an infinite input may give NaN one sample further (a
+    zero tap, below). The exact oracle and the acceptance
     bounds use it; :func:`upsample_1d` stays S4 as written.
 
     Examples

@@ -716,7 +716,7 @@ def _check_once(candidate, profile, dtype, max_examples, pyramids, modules, dera
 
     def check(latents, up):
         __tracebackhide__ = True
-        up = _following(up, PROFILES[profile].empty_levels)  # the profile's release line (S6.8)
+        up = up.on_release_line(PROFILES[profile].empty_levels)  # the profile's release line (S6.8)
         config = {"ups_k_size": up.ups_k_size, "ups_preconcat_k_size": up.ups_preconcat_k_size,
                   "n_ups_kernel": up.n_ups_kernel, "n_ups_preconcat_kernel": up.n_ups_preconcat_kernel}
         outside = PROFILES[profile].violations(_config_tuple(up), [y.shape for y in latents])
@@ -800,15 +800,6 @@ def _config_tuple(up):
     return (up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel)
 
 
-def _following(up, empty_levels):
-    """``up``, or the same module and parameters on the release line ``empty_levels``."""
-    if up.empty_levels == empty_levels:
-        return up
-    other = Upsampling(*_config_tuple(up), empty_levels=empty_levels)
-    other.set_param(up.get_param())
-    return other
-
-
 def _release_note(up, latents, actual, dtype):
     """Which other Cool-chic release line the failure matches, where the lines differ (S6.8).
 
@@ -828,7 +819,7 @@ def _release_note(up, latents, actual, dtype):
     for empty_levels in ("stop", "continue"):
         if empty_levels == up.empty_levels:
             continue
-        other = _following(up, empty_levels)
+        other = up.on_release_line(empty_levels)
         try:
             assert_upsampling_close(actual, other(latents, workers=1), dtype=dtype,
                                     atol=error_bounds(other, latents, dtype))

@@ -165,6 +165,28 @@ class Upsampling(Module):
             + ("" if self.empty_levels == "stop" else f", empty_levels={self.empty_levels!r}") + ")"
         )
 
+    def on_release_line(self, empty_levels):
+        """The same module, parameters and mode on the Cool-chic release line ``empty_levels``.
+
+        ``"stop"`` (4.1 and later, S6.4), ``"continue"`` (4.0) or ``"error"``
+        (3.4, S6.8): what the loop does at a level without channels below the
+        coarsest. ``self`` if it is on that line already.
+
+        Examples
+        --------
+        >>> up = Upsampling(4, 3, 1, 1)
+        >>> up.on_release_line("continue")
+        Upsampling(ups_k_size=4, ups_preconcat_k_size=3, n_ups_kernel=1, n_ups_preconcat_kernel=1, empty_levels='continue')
+        >>> up.on_release_line("stop") is up
+        True
+        """
+        if check_empty_levels(empty_levels) == self.empty_levels:
+            return self
+        other = Upsampling(self.ups_k_size, self.ups_preconcat_k_size, self.n_ups_kernel,
+                           self.n_ups_preconcat_kernel, empty_levels=empty_levels)
+        other.set_param(self.get_param())
+        return other.train(self.training)
+
     # -- forward ---------------------------------------------------------------
 
     def _check(self, latents, workers):

@@ -545,9 +545,7 @@ def _release_match(entry, arrays, case_dir):
     for empty_levels in ("stop", "continue"):
         if empty_levels == up.empty_levels:
             continue
-        other = Upsampling(up.ups_k_size, up.ups_preconcat_k_size, up.n_ups_kernel, up.n_ups_preconcat_kernel,
-                           empty_levels=empty_levels)
-        other.set_param(up.get_param())
+        other = up.on_release_line(empty_levels)
         try:
             expected = other(latents)
         except ValueError:  # e.g. no upsampling filter for the transitions 4.0 would also run

@@ -108,6 +108,21 @@ def test_the_option_is_checked_and_shown():
     assert set(RELEASES.values()) == set(EMPTY_LEVELS)
 
 
+@given(upsamplings(max_ups_k_size=8, max_preconcat_k_size=5, max_kernels=3), st.sampled_from(list(EMPTY_LEVELS)),
+       st.booleans())
+def test_a_module_on_another_release_line_keeps_its_parameters_and_mode(up, empty_levels, training):
+    up.train(training)
+    params = up.get_param()
+    other = up.on_release_line(empty_levels)
+    config = lambda m: (m.ups_k_size, m.ups_preconcat_k_size, m.n_ups_kernel, m.n_ups_preconcat_kernel)  # noqa: E731
+    assert (config(other), other.empty_levels, other.training) == (config(up), empty_levels, training)
+    assert other.get_param().keys() == params.keys()
+    assert all(np.array_equal(other.get_param()[name], value) for name, value in params.items())
+    assert (other is up) == (empty_levels == "stop") and up.empty_levels == "stop"  # up itself is unchanged
+    with pytest.raises(ValueError, match=r"^empty_levels must be .*; got 'skip'$"):
+        up.on_release_line("skip")
+
+
 def test_the_4_0_mutant_is_exactly_the_4_0_line():
     up = Upsampling(4, 3, 2, 2, empty_levels="continue")
     latents = [np.ones((1, 1, 8, 8)), np.zeros((1, 0, 4, 4)), np.arange(4.0).reshape(1, 1, 2, 2),
