@@ -71,8 +71,8 @@ def gamma(n, u):
     (1.0, inf)
     """
     nu = np.asarray(n, dtype=np.float64) * u
-    with np.errstate(divide="ignore"):
-        return np.where(nu < 1, nu / np.maximum(1 - nu, 0), np.inf)
+    with np.errstate(divide="ignore"):  # n u == 1
+        return np.where(nu < 1, nu / (1 - nu), np.inf)
 
 
 def _bound(magnitude, counts, dtype, workers):

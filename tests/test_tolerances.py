@@ -165,3 +165,44 @@ def test_bounds_are_infinite_where_the_model_bounds_nothing():
     bounds32 = stage_bounds(up, latents, np.float32)["output"]
     assert np.isinf(bounds32[:, 1]).all() and np.isfinite(bounds32[:, [0, 2]]).all()
     assert np.isfinite(stage_bounds(up, latents, np.float64)["output"]).all()
+
+
+def test_operation_counts_by_hand():
+    # n_ups = max((k/2)^2 + 1, k) + 2 and n_pre = max(q^2 + 1, 2q + 1) + 2 (docs/tolerances.md):
+    # the dense count wins for every even k >= 4, the separable one only for q = 1.
+    assert [operation_counts(k, 1)[0] for k in (4, 8, 12)] == [4 + 1 + 2, 16 + 1 + 2, 36 + 1 + 2]
+    assert [operation_counts(4, q)[1] for q in (1, 3, 7)] == [3 + 2, 9 + 1 + 2, 49 + 1 + 2]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bounds_are_the_formula_on_a_case_computed_by_hand(dtype):
+    # Bilinear upsampling (k = 4) and a Dirac pre-filter (q = 3, Z = 2 X): B is 2 |y_0| on
+    # the pre-filtered channel (N = 1 + 12) and |-2| = 2 on the upsampled one (each phase
+    # of the bilinear kernel sums to 1; N = 1 + 7). A zero sample has B = 0: only N tiny.
+    up = Upsampling(4, 3, 1, 1)
+    y0 = np.array([[[[3.0, 0.0], [-1.5, 2.0]]]])
+    u, tiny = float(np.finfo(dtype).eps) / 2, float(np.finfo(dtype).tiny)
+
+    def expected(n, b):  # gamma_N B (1 + 2 gamma_(N+8) in float64) + N tiny, with Python floats
+        g, g64 = n * u / (1 - n * u), (n + 8) * 2.0 ** -53 / (1 - (n + 8) * 2.0 ** -53)
+        return g * b * (1 + 2 * g64) + n * tiny
+
+    bounds = stage_bounds(up, [y0.astype(dtype), np.full((1, 1, 1, 1), -2.0, dtype)], dtype)
+    want = np.concatenate([expected(13, 2 * np.abs(y0)), np.full(y0.shape, expected(8, 2.0))], axis=1)
+    np.testing.assert_allclose(bounds["output"], want, rtol=2e-15, atol=0)
+    assert bounds["output"][0, 0, 0, 1] == 13 * tiny  # B = 0
+    assert bounds["output"].dtype == np.float64
+    # No transition: the coarsest level rounded once, N = 1.
+    alone = stage_bounds(up, [np.array([[[[-4.0, 0.0]]]], dtype=dtype)], dtype)["output"]
+    np.testing.assert_allclose(alone, [[[[expected(1, 4.0), tiny]]]], rtol=2e-15, atol=0)
+
+
+@given(latent_pyramids(max_levels=3, max_side=8, max_value=1e3, dtype=np.float32),
+       upsamplings(max_ups_k_size=8, max_preconcat_k_size=5))
+def test_bounds_depend_on_the_values_of_the_latents_not_on_their_dtype(latents, up):
+    # B is computed in float64 whatever the latents' dtype (float32 would round it down).
+    as32 = stage_bounds(up, latents, np.float32)
+    as64 = stage_bounds(up, [y.astype(np.float64) for y in latents], np.float32)
+    assert as32.keys() == as64.keys()
+    for stage in as32:
+        np.testing.assert_array_equal(as32[stage], as64[stage])
