@@ -238,8 +238,8 @@ def upsample_1d_polyphase(x, kernel, axis=-1):
     partial sum is exact (integer samples and taps) the values are the same
     bit for bit; otherwise they may differ in the last bit (the order of the
     additions), and an infinite input may give NaN one sample further (a
-    zero tap, below). The exact oracle and the acceptance
-    bounds use it; :func:`upsample_1d` stays S4 as written.
+    zero tap, below). The exact oracle and the acceptance bounds use it;
+    :func:`upsample_1d` stays S4 as written.
 
     Examples
     --------
