@@ -118,7 +118,8 @@ def test_replacing_a_case_needs_force_and_keeps_the_others(tmp_path, motion):
     add_case(suite, "a", motion.latents, motion.params)
     add_case(suite, "b", motion.latents[2:], motion.params)
     before = listing(suite)
-    with pytest.raises(FileError, match=r"/a: is already a case of this suite; use force=True"):
+    with pytest.raises(FileError, match=r"/a: is already a case of this suite; use force=True \(--force\) to "
+                                        r"replace it$"):
         add_case(suite, "a", motion.latents[3:], motion.params)
     assert listing(suite) == before
     add_case(suite, "a", motion.latents[3:], motion.params, force=True)
@@ -133,14 +134,15 @@ BAD = [
     ("bad-id", dict(case_id="A/b"), ValueError, r"case_id must match \[a-z0-9_\]\+; got 'A/b'"),
     ("coarsest-first", dict(latents="reversed"), ValueError, r"level 0 is the finest"),
     ("missing-weight", dict(params="drop-one"), ValueError, r"missing \['conv2ds\.2\.parametrizations"),
-    ("not-a-mapping", dict(params=[1, 2]), TypeError, r"params must be a mapping"),
+    ("not-a-mapping", dict(params=[1, 2]), TypeError, r"params must be a mapping of Cool-chic names to arrays; got list$"),
     ("bad-expected", dict(expected="fast"), ValueError, r"expected must be 'auto', 'exact' or 'float64'"),
     ("one-d-level", dict(latents=[np.zeros(4)]), ValueError, r"latents\[0\] must be a 4-D array"),
     ("bare-array", dict(latents=np.zeros((1, 1, 2, 2))), TypeError, r"latents must be a list of 4-D"),
     ("no-levels", dict(latents=[]), ValueError, r"latents must be a non-empty list"),
     ("complex-float64", dict(latents=[np.zeros((1, 1, 2, 2), complex)], expected="float64"), TypeError,
      r"latents\[0\] must have a real dtype .* got dtype complex128"),
-    ("folder-not-listed", dict(case_id="stray"), FileError, r"stray: exists but is not a case of this suite"),
+    ("folder-not-listed", dict(case_id="stray"), FileError,
+     r"stray: exists but is not a case of this suite; remove it or choose another id$"),
 ]
 
 
@@ -240,3 +242,62 @@ def test_full_size_pyramids_get_exact_expected_values(tmp_path):
     up.set_param(model.params)
     trace = upsampling_exact_rounded(up, latents, np.float32)
     np.testing.assert_array_equal(np.load(tmp_path / "s" / "cactus_corner" / "output.f32.npy"), trace.output)
+
+
+def small_params(up):
+    return {name: value for name, value in up.get_param().items()}
+
+
+@pytest.mark.parametrize("shapes, clauses", [
+    ([(1, 1, 4, 6)], ["S4", "S5", "S6", "S6.5"]),                                    # one level
+    ([(1, 1, 4, 6), (1, 1, 2, 3)], ["S4", "S5", "S6"]),                               # even sizes
+    ([(1, 1, 3, 6), (1, 1, 2, 3)], ["S4", "S5", "S6", "S6.7"]),                       # odd height only
+    ([(1, 1, 4, 7), (1, 1, 2, 4), (1, 1, 1, 2)], ["S4", "S5", "S6", "S6.7"]),         # odd width, first pair only
+    ([(1, 1, 4, 4), (1, 0, 2, 2), (1, 1, 1, 1)], ["S4", "S5", "S6", "S6.4"]),         # a level without channels
+])
+def test_the_recorded_clauses_description_and_source_follow_the_inputs(tmp_path, shapes, clauses):
+    up = Upsampling(4, 3, 1, 1)
+    latents = [np.ones(shape) for shape in shapes]
+    entry = add_case(tmp_path / "s", "mine", latents, small_params(up))
+    assert entry["clauses"] == clauses
+    assert entry["description"] == f"your own data: {len(shapes)} levels, level 0 of shape {shapes[0]}"
+    assert entry["source"] == "your own data"
+    assert json.loads((tmp_path / "s" / "manifest.schema.json").read_text()) == schema()
+
+
+@pytest.mark.parametrize("shapes, empty_levels, samples", [
+    ([(2, 1, 3, 5)], "stop", 30),                                          # no transition: the level itself
+    ([(1, 1, 8, 8), (1, 1, 4, 4)], "stop", 64),
+    ([(1, 0, 16, 16), (1, 1, 8, 8), (1, 1, 4, 4)], "stop", 64),            # S6.4: level 1 is the last
+    ([(1, 0, 16, 16), (1, 1, 8, 8), (1, 1, 4, 4)], "continue", 256),       # 4.0 goes on to level 0
+    ([(1, 1, 8, 8), (1, 0, 4, 4), (1, 1, 2, 2)], "stop", 4),               # no transition runs
+    ([(1, 1, 16, 16), (1, 1, 8, 8), (1, 1, 4, 4), (1, 1, 2, 2)], "stop", 256),
+])
+def test_the_exact_limit_counts_the_finest_level_the_loop_reaches(tmp_path, monkeypatch, shapes, empty_levels,
+                                                                  samples):
+    assert usercases._finest_samples(tuple(shapes), empty_levels) == samples
+    latents = [np.ones(shape) for shape in shapes]
+    params = small_params(Upsampling(4, 3, 1, 1))
+    monkeypatch.setattr(usercases, "EXACT_LIMIT", samples)  # at the limit: exact
+    assert add_case(tmp_path / "a", "m", latents, params, empty_levels=empty_levels)["expected"] == "exact"
+    monkeypatch.setattr(usercases, "EXACT_LIMIT", samples - 1)
+    assert add_case(tmp_path / "b", "m", latents, params, empty_levels=empty_levels)["expected"] == "float64"
+
+
+def test_float64_expected_values_are_refups_float64_path(tmp_path):
+    # Kernels and latents that are not dyadic: the float64 path and the correctly rounded
+    # exact values differ somewhere, and each kind of case stores its own.
+    up = Upsampling(8, 5, 1, 1)
+    up.set_param({name: value / 3 for name, value in up.get_param().items()})
+    latents = [np.random.default_rng(1).normal(size=(1, 1, 12, 10)), np.full((1, 1, 6, 5), 0.1)]
+    add_case(tmp_path / "s", "f", latents, up.get_param(), expected="float64")
+    add_case(tmp_path / "s", "e", latents, up.get_param(), expected="exact")
+    stored = {case: np.load(tmp_path / "s" / case / "output.npy") for case in "fe"}
+    np.testing.assert_array_equal(stored["f"], up(latents))
+    assert not np.array_equal(stored["f"], stored["e"])
+
+
+def test_a_new_suite_may_be_several_folders_deep(tmp_path):
+    up = Upsampling(4, 3, 1, 1)
+    add_case(tmp_path / "a" / "b" / "suite", "deep", [np.ones((1, 1, 2, 2))], small_params(up))
+    assert load_suite(tmp_path / "a" / "b" / "suite")[0]["cases"][0]["id"] == "deep"

@@ -328,3 +328,10 @@ def test_a_case_of_your_own_for_cool_chic_4_0(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("refups add-case: error: latents[1] has no channels; with empty_levels='error' (Cool-chic 3.4)")
     assert sorted(p.name for p in suite.iterdir()) == before
+
+
+def test_the_default_release_line_is_the_current_one():
+    shapes = [(1, 1, 8, 8), (1, 0, 4, 4), (1, 1, 2, 2), (1, 1, 1, 1)]
+    assert transition_levels(shapes) == transition_levels(shapes, "stop") == [2]  # stops at level 1 (S6.4)
+    assert transition_levels(shapes, "continue") == [2, 1, 0]
+    assert Upsampling(4, 3, 1, 1).empty_levels == "stop"
