@@ -301,3 +301,59 @@ def test_a_new_suite_may_be_several_folders_deep(tmp_path):
     up = Upsampling(4, 3, 1, 1)
     add_case(tmp_path / "a" / "b" / "suite", "deep", [np.ones((1, 1, 2, 2))], small_params(up))
     assert load_suite(tmp_path / "a" / "b" / "suite")[0]["cases"][0]["id"] == "deep"
+
+
+def test_a_failure_before_the_new_case_is_in_place_keeps_the_old_one(tmp_path, motion, monkeypatch):
+    suite = tmp_path / "s"
+    add_case(suite, "first", motion.latents[2:], motion.params)
+    before = listing(suite)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(usercases, "write_case", broken)  # while the replacement is being staged
+    with pytest.raises(OSError, match="disk full"):
+        add_case(suite, "first", motion.latents[3:], motion.params, force=True)
+    assert listing(suite) == before  # the old case, and no staging folder left
+
+
+def test_a_failure_while_writing_the_manifest_restores_the_schema(tmp_path, motion, monkeypatch):
+    suite = tmp_path / "s"
+    add_case(suite, "first", motion.latents[2:], motion.params)
+    (suite / "manifest.schema.json").write_text('{"an": "older schema"}\n')
+    before = listing(suite)
+    real_write_json = usercases.write_json
+
+    def broken_manifest(path, data):
+        if path.name == "manifest.json":
+            raise OSError("disk full")
+        real_write_json(path, data)
+    monkeypatch.setattr(usercases, "write_json", broken_manifest)
+    with pytest.raises(OSError, match="disk full"):
+        add_case(suite, "second", motion.latents, motion.params)
+    assert listing(suite) == before
+
+
+def test_adding_to_a_format_version_2_suite_keeps_its_cases_with_the_defaults_of_then(tmp_path, motion):
+    suite = tmp_path / "s"
+    add_case(suite, "old", motion.latents[2:], motion.params)
+    manifest = json.loads((suite / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    for entry in manifest["cases"]:
+        del entry["source"], entry["empty_levels"]
+    (suite / "manifest.json").write_text(json.dumps(manifest))
+    add_case(suite, "new", motion.latents[3:], motion.params)
+    upgraded = json.loads((suite / "manifest.json").read_text())
+    old = next(entry for entry in upgraded["cases"] if entry["id"] == "old")
+    assert (old["source"], old["empty_levels"]) == ("not recorded (format_version 2)", "stop")
+    assert upgraded["format_version"] == 4
+    load_suite(suite)  # the whole suite reads as the current version
+
+
+def test_an_unreadable_manifest_is_named(tmp_path, motion):
+    suite = tmp_path / "s"
+    add_case(suite, "first", motion.latents[3:], motion.params)
+    manifest = json.loads((suite / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (suite / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"manifest\.json"):
+        add_case(suite, "second", motion.latents[3:], motion.params)
