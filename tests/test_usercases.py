@@ -314,6 +314,9 @@ def test_a_failure_before_the_new_case_is_in_place_keeps_the_old_one(tmp_path, m
     with pytest.raises(OSError, match="disk full"):
         add_case(suite, "first", motion.latents[3:], motion.params, force=True)
     assert listing(suite) == before  # the old case, and no staging folder left
+    with pytest.raises(OSError, match="disk full"):  # a new suite: nothing at all is left
+        add_case(tmp_path / "new", "first", motion.latents[3:], motion.params)
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_failure_while_writing_the_manifest_restores_the_schema(tmp_path, motion, monkeypatch):
@@ -355,5 +358,18 @@ def test_an_unreadable_manifest_is_named(tmp_path, motion):
     manifest = json.loads((suite / "manifest.json").read_text())
     manifest["format_version"] = 99
     (suite / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match=r"manifest\.json"):
+    before = listing(suite)
+    with pytest.raises(FileError, match=r"^" + re.escape(str(suite / "manifest.json")) + ": has format_version 99"):
         add_case(suite, "second", motion.latents[3:], motion.params)
+    assert listing(suite) == before
+
+
+def test_a_manifest_that_is_a_link_is_not_replaced(tmp_path, motion):
+    suite = tmp_path / "s"
+    add_case(suite, "first", motion.latents[3:], motion.params)
+    (suite / "manifest.json").rename(tmp_path / "elsewhere.json")
+    (suite / "manifest.json").symlink_to(tmp_path / "elsewhere.json")
+    before = listing(suite)
+    with pytest.raises(FileError, match=r"manifest\.json: is a symbolic link; refups only replaces regular files$"):
+        add_case(suite, "second", motion.latents[3:], motion.params)
+    assert listing(suite) == before
