@@ -155,3 +155,20 @@ def error_summary(error):
     """
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def check_filter_counts(up, n_transitions):
+    """Raise a ValueError when the transitions need a kind of filter of which ``up`` has none.
+
+    >>> from refups import Upsampling
+    >>> check_filter_counts(Upsampling(4, 3, 0, 1), 0)   # no transition: no filter needed
+    >>> check_filter_counts(Upsampling(4, 3, 0, 1), 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_ups_kernel must be >= 1 for these latents, which need a upsampling filter for 2 transition(s); got n_ups_kernel = 0
+    """
+    for count, name, kind in [(up.n_ups_kernel, "n_ups_kernel", "upsampling"),
+                              (up.n_ups_preconcat_kernel, "n_ups_preconcat_kernel", "pre-concatenation")]:
+        if n_transitions > 0 and count == 0:
+            raise ValueError(f"{name} must be >= 1 for these latents, which need a {kind} "
+                             f"filter for {n_transitions} transition(s); got {name} = 0")

@@ -61,10 +61,10 @@ import numpy as np
 
 from scipy import ndimage
 
-from ._validation import as_real_array, check_latents
+from ._validation import as_real_array, check_filter_counts, check_latents
 from .kernels import check_preconcat_kernel_size, check_ups_kernel_size, symmetric_kernel
 from .limbs import MAX_TAPS, Limbs
-from .ops import _THREADS_MIN_BYTES, _shared_pool, resolve_workers, upsample_1d_polyphase
+from .ops import _THREADS_MIN_BYTES, _run_tasks, resolve_workers, upsample_1d_polyphase
 from .upsampling import Transition, UpsamplingTrace
 from .versions import transition_levels
 
@@ -583,7 +583,7 @@ def upsampling_exact(up, latents):
     levels = [Dyadic.from_array(y, f"latents[{i}]") for i, y in enumerate(latents)]
     # S6.4: stop at the first level without channels; S6.8: or go on, or refuse (up.empty_levels).
     n_transitions = len(transition_levels([y.shape for y in levels], up.empty_levels))
-    _check_counts(up, n_transitions)
+    check_filter_counts(up, n_transitions)
     ups = _kernels(up, "conv_transpose2ds", up.n_ups_kernel, up.ups_k_size)
     pre = _kernels(up, "conv2ds", up.n_ups_preconcat_kernel, up.ups_preconcat_k_size)
 
@@ -646,7 +646,7 @@ def upsampling_exact_rounded(up, latents, dtype=np.float64, *, workers=None):
         return upsampling_exact(up, latents).to_float(dtype)
     levels = [Limbs.from_array(y, f"latents[{i}]") for i, y in enumerate(arrays)]
     n_transitions = len(transition_levels([y.shape for y in levels], up.empty_levels))
-    _check_counts(up, n_transitions)
+    check_filter_counts(up, n_transitions)
     ups = [_kernel_limbs(up, "conv_transpose2ds", i, up.ups_k_size) for i in range(up.n_ups_kernel)]
     pre = [_kernel_limbs(up, "conv2ds", i, up.ups_preconcat_k_size) for i in range(up.n_ups_preconcat_kernel)]
 
@@ -672,25 +672,6 @@ def upsampling_exact_rounded(up, latents, dtype=np.float64, *, workers=None):
             u = _channels(h) + x
         transitions.append(Transition(idx, level, ups_filter, preconcat_filter, x_rounded, h_rounded, output))
     return UpsamplingTrace(output, transitions)
-
-
-def _run_tasks(tasks, workers):
-    """The results of ``tasks`` (callables), in order, on at most ``workers`` threads of refups' pool.
-
-    Thread ``g`` of ``n`` runs tasks ``g, g + n, ...``, as :mod:`refups.ops` does with its blocks.
-    """
-    groups = min(workers, len(tasks))
-    if groups <= 1:
-        return [task() for task in tasks]
-    results = [None] * len(tasks)
-
-    def run_group(g):
-        for i in range(g, len(tasks), groups):
-            results[i] = tasks[i]()
-
-    for future in [_shared_pool().submit(run_group, g) for g in range(groups)]:
-        future.result()  # re-raises a task's exception
-    return results
 
 
 def _prefilter(t, kernel, out, keep):
@@ -722,15 +703,6 @@ def _prefilter(t, kernel, out, keep):
 def _channels(x):
     """The channels of a ``(B, C, H, W)`` Limbs, each a ``(B, H, W)`` Limbs."""
     return [Limbs(x.digits[:, :, c], x.scale, x.bound) for c in range(x.shape[1])]
-
-
-def _check_counts(up, n_transitions):
-    """A ValueError when a transition needs a filter kind of which ``up`` has none."""
-    for count, name, kind in [(up.n_ups_kernel, "n_ups_kernel", "upsampling"),
-                              (up.n_ups_preconcat_kernel, "n_ups_preconcat_kernel", "pre-concatenation")]:
-        if n_transitions > 0 and count == 0:
-            raise ValueError(f"{name} must be >= 1 for these latents, which need a {kind} "
-                             f"filter for {n_transitions} transition(s); got {name} = 0")
 
 
 def _kernel_limbs(up, prefix, i, k):

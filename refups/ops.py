@@ -55,6 +55,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from scipy import ndimage, signal
@@ -131,20 +132,27 @@ def _run_blocks(task, n, nbytes, workers):
         n_blocks = max(n_blocks, workers)  # every thread gets work
     n_blocks = min(n, n_blocks)
     bounds = [round(i * n / n_blocks) for i in range(n_blocks + 1)]
-    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    if workers == 1 or n_blocks == 1 or nbytes < _THREADS_MIN_BYTES:
-        for block in blocks:
-            task(block)
-        return
-    # At most ``workers`` tasks at a time: thread t takes blocks t, t + workers, ...
-    groups = min(workers, n_blocks)
+    tasks = [partial(task, slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    _run_tasks(tasks, 1 if nbytes < _THREADS_MIN_BYTES else workers)
 
-    def run_group(t):
-        for block in blocks[t::groups]:
-            task(block)
 
-    for future in [_shared_pool().submit(run_group, t) for t in range(groups)]:
+def _run_tasks(tasks, workers):
+    """The results of ``tasks`` (callables), in order, on at most ``workers`` threads of the shared pool.
+
+    Thread ``g`` of ``n`` runs tasks ``g, g + n, ...``; a task's exception is raised here.
+    """
+    groups = min(workers, len(tasks))
+    if groups <= 1:
+        return [task() for task in tasks]
+    results = [None] * len(tasks)
+
+    def run_group(g):
+        for i in range(g, len(tasks), groups):
+            results[i] = tasks[i]()
+
+    for future in [_shared_pool().submit(run_group, g) for g in range(groups)]:
         future.result()  # re-raises a task's exception
+    return results
 
 
 def zero_stuff(x, axes=(-1,)):
@@ -249,13 +257,13 @@ def upsample_1d_polyphase(x, kernel, axis=-1):
     kernel = _check_arguments(x, kernel, check_ups_kernel_size, min_ndim=1)
     axis = axis % x.ndim
     k = len(kernel)
-    L = k // 2
+    P = L = k // 2  # the edge padding, and the taps of each phase
     shape = list(x.shape)
     shape[axis] *= 2
     y = np.empty(shape, dtype=x.dtype)
     x = np.ascontiguousarray(x)  # both phases read x: one copy if it is a strided view
     for phase in polyphase_phases(k):
-        first = phase.offset - k // 2 - L + 1
+        first = phase.offset - P - L + 1
         v = kernel[phase.first_tap::2][::-1]
         if L % 2:
             # SciPy takes an odd number of weights for symmetric when mirrored taps differ by at most

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_count, check_latents
+from ._validation import check_count, check_filter_counts, check_latents
 from .kernels import check_preconcat_kernel_size, check_ups_kernel_size, half_kernel_size
 from .layers import (
     Module,
@@ -195,15 +195,7 @@ class Upsampling(Module):
         levels = check_latents(latents)
         # S6.4: the loop stops at the first level without channels (or, S6.8, goes on or refuses).
         n_transitions = len(transition_levels([y.shape for y in levels], self.empty_levels))
-        for count, name, kind in [
-            (self.n_ups_kernel, "n_ups_kernel", "upsampling"),
-            (self.n_ups_preconcat_kernel, "n_ups_preconcat_kernel", "pre-concatenation"),
-        ]:
-            if n_transitions > 0 and count == 0:
-                raise ValueError(
-                    f"{name} must be >= 1 for these latents, which need a {kind} "
-                    f"filter for {n_transitions} transition(s); got {name} = 0"
-                )
+        check_filter_counts(self, n_transitions)
         return levels, n_transitions, workers
 
     def _transitions(self, levels, n_transitions, workers):
